@@ -1,0 +1,87 @@
+/**
+ * Typed errors. Every layer throws these; the host maps them to HTTP statuses in one
+ * place (apps/server's error middleware), so handlers never pick status codes for
+ * failures themselves.
+ */
+export class ForgeError extends Error {
+  /** HTTP status the host answers with. */
+  readonly status: number;
+  /** Stable machine-readable code, e.g. `not_found`. */
+  readonly code: string;
+  /** Extra response headers (e.g. `WWW-Authenticate`). */
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+export class BadRequestError extends ForgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(400, 'bad_request', message, {}, options);
+  }
+}
+
+/** No or invalid credentials. Always carries a Basic challenge: Nix and curl answer it with netrc. */
+export class UnauthorizedError extends ForgeError {
+  constructor(message = 'authentication required', realm = 'forge') {
+    super(401, 'unauthorized', message, { 'WWW-Authenticate': `Basic realm="${realm}"` });
+  }
+}
+
+export class ForbiddenError extends ForgeError {
+  constructor(message = 'forbidden') {
+    super(403, 'forbidden', message);
+  }
+}
+
+export class NotFoundError extends ForgeError {
+  constructor(message = 'not found') {
+    super(404, 'not_found', message);
+  }
+}
+
+export class MethodNotAllowedError extends ForgeError {
+  constructor(allowed: string[]) {
+    super(405, 'method_not_allowed', `method not allowed; allowed: ${allowed.join(', ')}`, { Allow: allowed.join(', ') });
+  }
+}
+
+export class ConflictError extends ForgeError {
+  constructor(message: string) {
+    super(409, 'conflict', message);
+  }
+}
+
+export class PayloadTooLargeError extends ForgeError {
+  constructor(limit: number) {
+    super(413, 'payload_too_large', `request body exceeds the limit of ${limit} bytes`);
+  }
+}
+
+export class RangeNotSatisfiableError extends ForgeError {
+  constructor(size: number) {
+    super(416, 'range_not_satisfiable', 'requested range not satisfiable', { 'Content-Range': `bytes */${size}` });
+  }
+}
+
+export class QuotaExceededError extends ForgeError {
+  constructor(message: string) {
+    super(413, 'quota_exceeded', message);
+  }
+}
+
+/** The client went away mid-request; nothing is answered and nothing may be left behind. */
+export class ClientAbortedError extends ForgeError {
+  constructor(message = 'client disconnected') {
+    super(499, 'client_aborted', message);
+  }
+}
+
+export function isForgeError(err: unknown): err is ForgeError {
+  return err instanceof ForgeError;
+}

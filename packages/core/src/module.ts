@@ -1,0 +1,57 @@
+import type { Router } from 'express';
+import type { DataSource, EntitySchema, MixedList } from 'typeorm';
+import type { AccessGuard, OwnerDirectory } from './access.js';
+import type { BlobStore } from './blob-store.js';
+import type { KeyService } from './keys.js';
+import type { Logger } from './logger.js';
+import type { RegistryService } from './registry.js';
+import type { UiRegistry } from './ui.js';
+
+/**
+ * Version of the module contract. The host refuses, at start-up, a module built against
+ * another version (Verdaccio checks its plugin API the same way, but we fail loudly).
+ */
+export const MODULE_API_VERSION = 1;
+
+/** What the host knows about where it is served. */
+export interface HostInfo {
+  /** Public base URL without a trailing slash, e.g. `https://forge.example`. */
+  baseUrl: string;
+  /** Host name used in key names (`HOST-OWNER-1`), e.g. `forge.example`. */
+  hostName: string;
+  /** Upper bound for one uploaded body, in bytes. */
+  maxUploadBytes: number;
+}
+
+/** Everything a module receives from the host. Modules reach for nothing else. */
+export interface ModuleContext {
+  /** Mounted at `/api/packages/:owner/<module id>`; `req.params.owner` is the owner name. */
+  router: Router;
+  access: AccessGuard;
+  owners: OwnerDirectory;
+  registry: RegistryService;
+  blobs: BlobStore;
+  keys: KeyService;
+  /** For the module's own tables (prefixed with its id); writes go through `registry.write`. */
+  db: DataSource;
+  logger: Logger;
+  host: HostInfo;
+  /** Where the module contributes web UI pages and panels. */
+  ui: UiRegistry;
+  /** Called when the server shuts down (timers, caches). */
+  onShutdown(hook: () => Promise<void> | void): void;
+}
+
+export interface PackageTypeModule {
+  /** URL segment and `package.type` value, e.g. `nix`. Lowercase letters, digits and dashes. */
+  readonly id: string;
+  /** Must equal MODULE_API_VERSION. */
+  readonly apiVersion: number;
+  /** Human name for the UI, e.g. `Nix`. */
+  readonly displayName: string;
+  /** TypeORM migration classes for the module's own tables (names prefixed with the id). */
+  readonly migrations?: MixedList<Function>;
+  /** Entity schemas for the module's own tables, if it uses repositories. */
+  readonly entities?: EntitySchema[];
+  register(ctx: ModuleContext): void | Promise<void>;
+}

@@ -1,12 +1,13 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources (the `@forge/source` export
 // condition), so tests never run against a stale build.
-const conditions = ['@forge/source', 'import', 'module', 'node', 'default'];
+const conditions = ['@forge/source', ...defaultServerConditions];
 
 const shared = {
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: conditions } },
+  ssr: { resolve: { conditions } },
 };
 
 export default defineConfig({

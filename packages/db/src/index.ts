@@ -1,0 +1,4 @@
+export * from './data-source.js';
+export * from './entities.js';
+export * from './errors.js';
+export { pgliteDriver } from './pglite-pool.js';

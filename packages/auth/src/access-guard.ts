@@ -1,0 +1,102 @@
+import type { Request } from 'express';
+import {
+  actorHasScope,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  type AccessGuard,
+  type AccessMode,
+  type Actor,
+  type OrgRole,
+  type Owner,
+} from '@forge/core';
+import { getActor } from './actor.js';
+import type { OwnerService } from './owners.js';
+import { TtlCache } from './ttl-cache.js';
+
+/** How stale an owner's visibility or a membership may be in another process. */
+const CACHE_TTL_MS = 5_000;
+
+/**
+ * Package permissions, Gitea's rules:
+ * - site admins may do anything;
+ * - a user owns their own namespace;
+ * - organisation members read with any role and write with `write` or `admin`;
+ * - public owners are readable by everyone;
+ * - tokens additionally need `read:package` / `write:package`.
+ * Failures never reveal what a caller may not see: anonymous callers get 401 (with a
+ * Basic challenge) whether the owner is private or absent, others get 404.
+ */
+export class PackageAccessGuard implements AccessGuard {
+  readonly #owners = new TtlCache<string, Owner | null>(CACHE_TTL_MS);
+  readonly #roles = new TtlCache<string, OrgRole | null>(CACHE_TTL_MS);
+
+  constructor(private readonly owners: OwnerService) {
+    owners.onChange(() => {
+      this.#owners.clear();
+      this.#roles.clear();
+    });
+  }
+
+  actor(req: Request): Actor {
+    return getActor(req);
+  }
+
+  async require(req: Request, mode: AccessMode): Promise<Owner> {
+    const actor = getActor(req);
+    const name = String(req.params.owner ?? '');
+    const owner = await this.#owners.get(name.toLowerCase(), () => this.owners.findByName(name));
+    if (!owner) throw actor.user ? new NotFoundError(`owner "${name}" not found`) : new UnauthorizedError();
+    await this.check(actor, owner, mode);
+    if (mode === 'write') sendContinue(req);
+    return owner;
+  }
+
+  async check(actor: Actor, owner: Owner, mode: AccessMode): Promise<void> {
+    const role = await this.roleOf(actor, owner);
+    const canRead = owner.visibility === 'public' || role !== null;
+    if (!canRead) throw actor.user ? new NotFoundError(`owner "${owner.name}" not found`) : new UnauthorizedError();
+    const scope = mode === 'read' ? 'read:package' : 'write:package';
+    if (actor.via === 'anonymous') {
+      if (mode === 'write') throw new UnauthorizedError();
+      return;
+    }
+    if (!actorHasScope(actor, scope)) throw new ForbiddenError(`the token lacks the "${scope}" scope`);
+    if (mode === 'write' && role !== 'write' && role !== 'admin') {
+      throw new ForbiddenError(`"${actor.user?.name}" may not write to the packages of "${owner.name}"`);
+    }
+  }
+
+  async can(actor: Actor, owner: Owner, mode: AccessMode): Promise<boolean> {
+    try {
+      await this.check(actor, owner, mode);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The actor's effective role on the owner's packages, or null for none. */
+  private async roleOf(actor: Actor, owner: Owner): Promise<OrgRole | null> {
+    const user = actor.user;
+    if (!user) return null;
+    if (user.isAdmin || user.id === owner.id) return 'admin';
+    if (owner.type !== 'org') return null;
+    return this.#roles.get(`${owner.id}:${user.id}`, () => this.owners.roleIn(owner.id, user.id));
+  }
+}
+
+/**
+ * Answers `Expect: 100-continue` once the caller is known to be allowed to upload, so an
+ * unauthorised PUT is refused before its body is sent (Nix 2.8's curl sends the header
+ * on every non-empty PUT).
+ */
+function sendContinue(req: Request): void {
+  const res = req.res;
+  if (!res || res.headersSent) return;
+  if (String(req.headers.expect ?? '').toLowerCase() !== '100-continue') return;
+  const state = req as unknown as { forgeContinueSent?: boolean };
+  if (state.forgeContinueSent) return;
+  state.forgeContinueSent = true;
+  res.writeContinue();
+}

@@ -1,0 +1,62 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { UnauthorizedError, type Actor } from '@forge/core';
+import { setActor } from './actor.js';
+import type { OwnerService } from './owners.js';
+import type { TokenService } from './tokens.js';
+
+export interface Credentials {
+  kind: 'basic' | 'token';
+  username?: string;
+  secret: string;
+}
+
+/**
+ * Reads credentials the way Gitea accepts them: a token as the Basic password (any or
+ * empty username; Nix sends netrc entries this way, and a password-only entry gives an
+ * empty username), `Authorization: token T` and `Authorization: Bearer T`.
+ */
+export function parseAuthorization(header: string | undefined): Credentials | null {
+  if (!header) return null;
+  const space = header.indexOf(' ');
+  if (space < 0) return null;
+  const scheme = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  if (scheme === 'token' || scheme === 'bearer') return { kind: 'token', secret: value };
+  if (scheme !== 'basic') return null;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return { kind: 'basic', username: decoded, secret: '' };
+  return { kind: 'basic', username: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
+}
+
+export interface AuthenticateOptions {
+  tokens: TokenService;
+  owners: OwnerService;
+  /** Requests where Basic auth may carry an account password instead of a token. */
+  passwordAllowed?: (req: Request) => boolean;
+}
+
+/**
+ * Attaches the request's actor. Credentials that were sent but are wrong are refused
+ * here with 401, so a typo in a netrc never silently degrades to anonymous access.
+ */
+export function authenticate(options: AuthenticateOptions): RequestHandler {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const creds = parseAuthorization(req.headers.authorization);
+    if (!creds) return next();
+    const actor = await actorFor(creds, req, options);
+    if (!actor) return next(new UnauthorizedError('invalid credentials'));
+    setActor(req, actor);
+    next();
+  };
+}
+
+async function actorFor(creds: Credentials, req: Request, options: AuthenticateOptions): Promise<Actor | null> {
+  const identity = await options.tokens.verify(creds.secret);
+  if (identity) return { user: identity.user, via: 'token', scopes: identity.scopes, tokenId: identity.tokenId };
+  if (creds.kind === 'basic' && creds.username && options.passwordAllowed?.(req)) {
+    const user = await options.owners.verifyLogin(creds.username, creds.secret);
+    if (user) return { user, via: 'password' };
+  }
+  return null;
+}

@@ -1,0 +1,83 @@
+import express, { type Request, type Router } from 'express';
+import {
+  actorHasScope,
+  BadRequestError,
+  ForbiddenError,
+  UnauthorizedError,
+  type Scope,
+  type User,
+} from '@forge/core';
+import { getActor } from './actor.js';
+import type { OwnerService } from './owners.js';
+import { parseScopes, type TokenInfo, type TokenService } from './tokens.js';
+
+/**
+ * Gitea's token API: `/api/v1/users/{username}/tokens`. Creating a token needs the
+ * account password (Basic) or a UI session, as in Gitea: a leaked token cannot mint more.
+ */
+export function tokenApiRouter(deps: { owners: OwnerService; tokens: TokenService }): Router {
+  const router = express.Router({ mergeParams: true });
+  router.use(express.json({ limit: '64kb' }));
+
+  async function target(req: Request, scope: Scope, passwordOnly = false): Promise<User> {
+    const actor = getActor(req);
+    if (!actor.user) throw new UnauthorizedError();
+    const user = await deps.owners.requireUser(String(req.params.username));
+    if (actor.user.id !== user.id && !actor.user.isAdmin) throw new ForbiddenError('you may only manage your own tokens');
+    if (passwordOnly && actor.via === 'token') throw new ForbiddenError('creating a token requires your password (Basic auth), not a token');
+    if (!actorHasScope(actor, scope)) throw new ForbiddenError(`the token lacks the "${scope}" scope`);
+    return user;
+  }
+
+  router.get('/api/v1/users/:username/tokens', async (req, res) => {
+    const user = await target(req, 'read:user');
+    res.json((await deps.tokens.list(user)).map((t) => toApi(t)));
+  });
+
+  router.post('/api/v1/users/:username/tokens', async (req, res) => {
+    const user = await target(req, 'write:user', true);
+    const body = (req.body ?? {}) as { name?: unknown; scopes?: unknown; expires_at?: unknown };
+    const expiresAt = parseExpiry(body.expires_at);
+    const created = await deps.tokens.create(user, {
+      name: String(body.name ?? ''),
+      scopes: parseScopes((body.scopes as string[] | string | undefined) ?? ''),
+      expiresAt,
+    });
+    res.status(201).json(toApi(created.info, created.token));
+  });
+
+  router.delete('/api/v1/users/:username/tokens/:token', async (req, res) => {
+    const user = await target(req, 'write:user');
+    await deps.tokens.revoke(user, String(req.params.token));
+    res.status(204).end();
+  });
+
+  router.get('/api/v1/user', (req, res) => {
+    const actor = getActor(req);
+    if (!actor.user) throw new UnauthorizedError();
+    res.json({ id: actor.user.id, login: actor.user.name, email: actor.user.email, is_admin: actor.user.isAdmin });
+  });
+
+  return router;
+}
+
+function parseExpiry(value: unknown): Date | null {
+  if (value === undefined || value === null || value === '' || value === 0) return null;
+  const date = typeof value === 'number' ? new Date(value * 1000) : new Date(String(value));
+  if (Number.isNaN(date.getTime())) throw new BadRequestError('expires_at must be an ISO date or a Unix timestamp');
+  return date;
+}
+
+function toApi(t: TokenInfo, token?: string) {
+  return {
+    id: t.id,
+    name: t.name,
+    // Gitea calls the token "sha1"; it is only ever returned by the creating request.
+    sha1: token ?? '',
+    token_last_eight: t.tokenLastEight,
+    scopes: t.scopes,
+    created_at: t.createdAt.toISOString(),
+    expires_at: t.expiresAt?.toISOString() ?? null,
+    last_used_at: t.lastUsedAt?.toISOString() ?? null,
+  };
+}

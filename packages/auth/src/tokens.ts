@@ -1,0 +1,161 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { BadRequestError, ConflictError, NotFoundError, SCOPES, type Scope, type User } from '@forge/core';
+import { AccessTokenEntity, isUniqueViolation, OwnerEntity, type AccessTokenRow } from '@forge/db';
+import { toOwner } from './owners.js';
+
+export interface TokenInfo {
+  id: number;
+  name: string;
+  scopes: Scope[];
+  tokenLastEight: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export interface TokenIdentity {
+  user: User;
+  tokenId: number;
+  scopes: ReadonlySet<Scope>;
+}
+
+/** How long a verified token is trusted from memory; bounds how late a revocation elsewhere takes effect. */
+const CACHE_TTL_MS = 10_000;
+const CACHE_MAX = 10_000;
+/** last_used_at is written at most this often per token: it must not cost a write per request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export function parseScopes(input: string | string[]): Scope[] {
+  const list = (Array.isArray(input) ? input : String(input ?? '').split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) throw new BadRequestError(`at least one scope is required (${SCOPES.join(', ')})`);
+  for (const s of list) {
+    if (!(SCOPES as readonly string[]).includes(s)) throw new BadRequestError(`unknown scope "${s}"; known scopes: ${SCOPES.join(', ')}`);
+  }
+  return [...new Set(list)] as Scope[];
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Tokens look like Gitea's: 40 hex characters (160 random bits). */
+const TOKEN_PATTERN = /^[0-9a-f]{40}$/;
+
+function info(row: AccessTokenRow): TokenInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: row.scopes.split(',') as Scope[],
+    tokenLastEight: row.tokenLastEight,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    lastUsedAt: row.lastUsedAt,
+  };
+}
+
+/**
+ * Personal access tokens: random, stored as sha256 (they carry 160 bits of entropy, so
+ * a fast hash is safe and lets us look them up by hash), shown once, scoped, optionally
+ * expiring, revocable.
+ */
+export class TokenService {
+  readonly #cache = new Map<string, { identity: TokenIdentity | null; until: number }>();
+  readonly #lastUsedWritten = new Map<number, number>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(user: User, input: { name: string; scopes: Scope[]; expiresAt?: Date | null }): Promise<{ token: string; info: TokenInfo }> {
+    const name = String(input.name ?? '').trim();
+    if (!name || name.length > 255) throw new BadRequestError('token name is required (at most 255 characters)');
+    if (input.expiresAt && input.expiresAt.getTime() <= this.now()) throw new BadRequestError('expiry must be in the future');
+    const token = randomBytes(20).toString('hex');
+    try {
+      const row = await this.ds.getRepository(AccessTokenEntity).save({
+        userId: user.id,
+        name,
+        tokenHash: hashToken(token),
+        tokenLastEight: token.slice(-8),
+        scopes: parseScopes(input.scopes).join(','),
+        expiresAt: input.expiresAt ?? null,
+        lastUsedAt: null,
+      });
+      return { token, info: info(row) };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`a token named "${name}" already exists`);
+      throw err;
+    }
+  }
+
+  async list(user: User): Promise<TokenInfo[]> {
+    const rows = await this.ds.getRepository(AccessTokenEntity).find({ where: { userId: user.id }, order: { id: 'ASC' } });
+    return rows.map(info);
+  }
+
+  /** Revokes by id or by name (as Gitea's API allows both). */
+  async revoke(user: User, idOrName: number | string): Promise<void> {
+    const repo = this.ds.getRepository(AccessTokenEntity);
+    const where = typeof idOrName === 'number' || /^\d+$/.test(idOrName)
+      ? { userId: user.id, id: Number(idOrName) }
+      : { userId: user.id, name: idOrName };
+    const row = await repo.findOneBy(where);
+    if (!row) throw new NotFoundError('token does not exist');
+    await repo.delete({ id: row.id });
+    this.#cache.delete(row.tokenHash);
+  }
+
+  /** The identity behind a token, or null when it is unknown, revoked or expired. */
+  async verify(token: string): Promise<TokenIdentity | null> {
+    if (!TOKEN_PATTERN.test(token)) return null;
+    const hash = hashToken(token);
+    const now = this.now();
+    const cached = this.#cache.get(hash);
+    let identity: TokenIdentity | null;
+    if (cached && cached.until > now) {
+      identity = cached.identity;
+    } else {
+      const found = await this.lookup(hash, now);
+      identity = found && { user: found.user, tokenId: found.tokenId, scopes: found.scopes };
+      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
+      // An expiring token leaves the cache no later than it expires.
+      this.#cache.set(hash, { identity, until: Math.min(now + CACHE_TTL_MS, found?.expiresAt ?? Infinity) });
+    }
+    if (identity) this.touch(identity.tokenId, now);
+    return identity;
+  }
+
+  private async lookup(hash: string, now: number): Promise<(TokenIdentity & { expiresAt?: number }) | null> {
+    const row = await this.ds.getRepository(AccessTokenEntity).findOneBy({ tokenHash: hash });
+    if (!row) return null;
+    if (row.expiresAt && row.expiresAt.getTime() <= now) return null;
+    const owner = await this.ds.getRepository(OwnerEntity).findOneBy({ id: row.userId });
+    if (!owner || owner.type !== 'user') return null;
+    return {
+      user: toOwner(owner) as User,
+      tokenId: row.id,
+      scopes: new Set(row.scopes.split(',') as Scope[]),
+      expiresAt: row.expiresAt?.getTime(),
+    };
+  }
+
+  private touch(tokenId: number, now: number): void {
+    const last = this.#lastUsedWritten.get(tokenId) ?? 0;
+    if (now - last < LAST_USED_RESOLUTION_MS) return;
+    this.#lastUsedWritten.set(tokenId, now);
+    // Fire and forget: a lost update only makes "last used" a minute older.
+    this.ds
+      .getRepository(AccessTokenEntity)
+      .update({ id: tokenId }, { lastUsedAt: new Date(now) })
+      .catch(() => {});
+  }
+
+  /** Forget cached verifications (after revocations, in tests). */
+  clearCache(): void {
+    this.#cache.clear();
+  }
+}

@@ -1,0 +1,113 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { BadRequestError, ConflictError, NotFoundError, type KeyService, type NewKeyPair, type StoredKey } from '@forge/core';
+import { isUniqueViolation, OwnerKeyEntity, type OwnerKeyRow } from '@forge/db';
+import type { SecretBox } from './secret-box.js';
+
+/**
+ * Owner key pairs in the `owner_key` table, secrets sealed with the server secret.
+ * Creation and rotation take a transaction-scoped advisory lock per (owner, purpose), so
+ * concurrent first uploads create exactly one key (Gitea creates its per-owner signing
+ * keys lazily under a lock the same way); the partial unique index on active keys is the
+ * backstop across processes.
+ */
+/** How long another process's rotation may take to be noticed here. */
+const ACTIVE_KEY_TTL_MS = 30_000;
+
+export class OwnerKeyService implements KeyService {
+  readonly #active = new Map<string, { key: StoredKey; until: number }>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly box: SecretBox,
+  ) {}
+
+  private toKey(row: OwnerKeyRow): StoredKey {
+    return {
+      id: row.id,
+      ownerId: row.ownerId,
+      purpose: row.purpose,
+      name: row.name,
+      publicKey: row.publicKey,
+      secretKey: this.box.open(row.secretKeyEnc),
+      active: row.active,
+      createdAt: row.createdAt,
+      retiredAt: row.retiredAt,
+    };
+  }
+
+  async getActive(ownerId: number, purpose: string): Promise<StoredKey | null> {
+    const cached = this.#active.get(`${ownerId}:${purpose}`);
+    if (cached && cached.until > Date.now()) return cached.key;
+    const row = await this.ds.getRepository(OwnerKeyEntity).findOneBy({ ownerId, purpose, active: true });
+    if (!row) return null;
+    const key = this.toKey(row);
+    this.#active.set(`${ownerId}:${purpose}`, { key, until: Date.now() + ACTIVE_KEY_TTL_MS });
+    return key;
+  }
+
+  async getOrCreateActive(ownerId: number, purpose: string, generate: () => Promise<NewKeyPair> | NewKeyPair): Promise<StoredKey> {
+    const existing = await this.getActive(ownerId, purpose);
+    if (existing) return existing;
+    return this.locked(ownerId, purpose, async (m) => {
+      const row = await m.getRepository(OwnerKeyEntity).findOneBy({ ownerId, purpose, active: true });
+      if (row) return this.toKey(row);
+      return this.insertActive(m, ownerId, purpose, await generate());
+    });
+  }
+
+  async list(ownerId: number, purpose: string): Promise<StoredKey[]> {
+    const rows = await this.ds.getRepository(OwnerKeyEntity).find({ where: { ownerId, purpose }, order: { active: 'DESC', id: 'DESC' } });
+    return rows.map((r) => this.toKey(r));
+  }
+
+  async activate(ownerId: number, purpose: string, key: NewKeyPair): Promise<StoredKey> {
+    if (!key.name || !key.publicKey || !key.secretKey) throw new BadRequestError('a key needs a name, a public key and a secret key');
+    return this.locked(ownerId, purpose, async (m) => {
+      const repo = m.getRepository(OwnerKeyEntity);
+      const clash = await repo.findOneBy({ ownerId, purpose, name: key.name });
+      if (clash) throw new ConflictError(`a key named "${key.name}" exists already; key names must be unique so clients can tell them apart`);
+      await repo.update({ ownerId, purpose, active: true }, { active: false, retiredAt: new Date() });
+      return this.insertActive(m, ownerId, purpose, key);
+    });
+  }
+
+  async drop(ownerId: number, purpose: string, keyId: number): Promise<void> {
+    const repo = this.ds.getRepository(OwnerKeyEntity);
+    const row = await repo.findOneBy({ id: keyId, ownerId, purpose });
+    if (!row) throw new NotFoundError('key not found');
+    if (row.active) throw new BadRequestError('the active key cannot be dropped; rotate first');
+    await repo.delete({ id: keyId });
+  }
+
+  private async insertActive(m: EntityManager, ownerId: number, purpose: string, key: NewKeyPair): Promise<StoredKey> {
+    try {
+      const row = await m.getRepository(OwnerKeyEntity).save({
+        ownerId,
+        purpose,
+        name: key.name,
+        publicKey: key.publicKey,
+        secretKeyEnc: this.box.seal(key.secretKey),
+        active: true,
+        retiredAt: null,
+      });
+      return this.toKey(row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError('another process changed the active key at the same time; retry');
+      throw err;
+    }
+  }
+
+  private async locked<T>(ownerId: number, purpose: string, work: (m: EntityManager) => Promise<T>): Promise<T> {
+    const result = await this.ds.transaction(async (m) => {
+      await m.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`owner_key:${ownerId}:${purpose}`]);
+      return work(m);
+    });
+    this.#active.delete(`${ownerId}:${purpose}`);
+    return result;
+  }
+
+  /** Drops cached active keys (other processes' rotations become visible). */
+  clearCache(): void {
+    this.#active.clear();
+  }
+}

@@ -1,0 +1,2 @@
+export { Registry, type RegistryOptions } from './registry.js';
+export { checkName } from './validation.js';

@@ -1,0 +1,193 @@
+import type { EntityManager } from 'typeorm';
+import {
+  ConflictError,
+  NotFoundError,
+  type BlobRecord,
+  type BlobSource,
+  type FileRecord,
+  type NewFile,
+  type OwnerFileRecord,
+  type PackageRecord,
+  type PropertyTarget,
+  type RegistryTransaction,
+  type StagedBlob,
+  type VersionRecord,
+} from '@forge/core';
+import { isUniqueViolation } from '@forge/db';
+import { FILE_COLUMNS, OWNER_FILE_COLUMNS, toBlob, toFile, toOwnerFile, toPackage, toVersion } from './rows.js';
+import { checkName } from './validation.js';
+
+export function isStaged(blob: BlobSource): blob is StagedBlob {
+  return typeof (blob as StagedBlob).promote === 'function';
+}
+
+/**
+ * One registry write. Blob rows are taken under a transaction-scoped advisory lock on
+ * their hash, which the blob cleanup takes too: a blob can never be deleted between a
+ * writer deciding to reuse it and that writer's COMMIT.
+ */
+export class Transaction implements RegistryTransaction {
+  /** Staged blobs this transaction references; promoted right before COMMIT. */
+  readonly staged = new Set<StagedBlob>();
+  /** Owners whose stored bytes grew (for the quota check). */
+  readonly grownOwners = new Set<number>();
+
+  constructor(readonly manager: EntityManager) {}
+
+  private q<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.manager.query(sql, params);
+  }
+
+  async getOrCreatePackage(input: { ownerId: number; type: string; name: string }): Promise<PackageRecord> {
+    const name = checkName('package name', input.name);
+    const lower = name.toLowerCase();
+    await this.q(
+      `INSERT INTO package (owner_id, type, name, lower_name) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (owner_id, type, lower_name) DO NOTHING`,
+      [input.ownerId, input.type, name, lower],
+    );
+    const [row] = await this.q(`SELECT * FROM package WHERE owner_id = $1 AND type = $2 AND lower_name = $3`, [
+      input.ownerId,
+      input.type,
+      lower,
+    ]);
+    return toPackage(row!);
+  }
+
+  async createVersion(input: { packageId: number; version: string; metadata?: Record<string, unknown>; creatorId?: number | null }): Promise<VersionRecord> {
+    const { version, created } = await this.getOrCreateVersion(input);
+    if (!created) throw new ConflictError(`version "${input.version}" already exists`);
+    return version;
+  }
+
+  async getOrCreateVersion(input: { packageId: number; version: string; metadata?: Record<string, unknown>; creatorId?: number | null }) {
+    const version = checkName('version', input.version);
+    const lower = version.toLowerCase();
+    const inserted = await this.q(
+      `INSERT INTO package_version (package_id, version, lower_version, metadata, creator_id) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (package_id, lower_version) DO NOTHING RETURNING *`,
+      [input.packageId, version, lower, JSON.stringify(input.metadata ?? {}), input.creatorId ?? null],
+    );
+    if (inserted.length > 0) return { version: toVersion(inserted[0]!), created: true };
+    const [row] = await this.q(`SELECT * FROM package_version WHERE package_id = $1 AND lower_version = $2`, [input.packageId, lower]);
+    return { version: toVersion(row!), created: false };
+  }
+
+  async updateVersionMetadata(versionId: number, metadata: Record<string, unknown>): Promise<void> {
+    await this.q(`UPDATE package_version SET metadata = $2 WHERE id = $1`, [versionId, JSON.stringify(metadata)]);
+  }
+
+  async useBlob(blob: BlobSource): Promise<BlobRecord> {
+    await this.q(`SELECT pg_advisory_xact_lock(hashtext($1))`, [blob.sha256]);
+    if (isStaged(blob)) {
+      this.staged.add(blob);
+      // Touching created_at on reuse keeps a just-reused blob out of the cleanup's grace window.
+      const [row] = await this.q(
+        `INSERT INTO package_blob (sha256, size) VALUES ($1, $2)
+         ON CONFLICT (sha256) DO UPDATE SET created_at = now() RETURNING *`,
+        [blob.sha256, blob.size],
+      );
+      return toBlob(row!);
+    }
+    const [row] = await this.q(`UPDATE package_blob SET created_at = now() WHERE id = $1 RETURNING *`, [blob.id]);
+    if (!row) throw new NotFoundError(`blob ${blob.sha256} no longer exists`);
+    return toBlob(row);
+  }
+
+  async addFile(file: NewFile): Promise<FileRecord> {
+    return this.insertFile(file, false);
+  }
+
+  async putFile(file: NewFile): Promise<FileRecord> {
+    return this.insertFile(file, true);
+  }
+
+  private async insertFile(file: NewFile, replace: boolean): Promise<FileRecord> {
+    const name = checkName('file name', file.name);
+    const blob = await this.useBlob(file.blob);
+    const params = [file.versionId, blob.id, name, name.toLowerCase(), file.compositeKey ?? '', file.isLead ?? false];
+    let rows: Array<Record<string, unknown>>;
+    try {
+      rows = await this.q(
+        `INSERT INTO package_file (version_id, blob_id, name, lower_name, composite_key, is_lead) VALUES ($1, $2, $3, $4, $5, $6)
+         ${replace ? `ON CONFLICT (version_id, lower_name, composite_key) DO UPDATE SET blob_id = EXCLUDED.blob_id, name = EXCLUDED.name, is_lead = EXCLUDED.is_lead, created_at = now()` : ''}
+         RETURNING *`,
+        params,
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`file "${name}" already exists`);
+      throw err;
+    }
+    await this.noteGrowth(file.versionId);
+    return toFile({ ...rows[0], sha256: blob.sha256, size: blob.size });
+  }
+
+  private async noteGrowth(versionId: number): Promise<void> {
+    const [row] = await this.q<{ owner_id: number }>(
+      `SELECT p.owner_id FROM package_version v JOIN package p ON p.id = v.package_id WHERE v.id = $1`,
+      [versionId],
+    );
+    if (row) this.grownOwners.add(Number(row.owner_id));
+  }
+
+  async deleteFile(fileId: number): Promise<void> {
+    await this.q(`DELETE FROM package_property WHERE ref_type = 'file' AND ref_id = $1`, [fileId]);
+    await this.q(`DELETE FROM package_file WHERE id = $1`, [fileId]);
+  }
+
+  async deleteVersion(versionId: number): Promise<void> {
+    const [version] = await this.q(`SELECT package_id FROM package_version WHERE id = $1`, [versionId]);
+    if (!version) return;
+    await this.q(
+      `DELETE FROM package_property WHERE ref_type = 'file' AND ref_id IN (SELECT id FROM package_file WHERE version_id = $1)`,
+      [versionId],
+    );
+    await this.q(`DELETE FROM package_property WHERE ref_type = 'version' AND ref_id = $1`, [versionId]);
+    await this.q(`DELETE FROM package_version WHERE id = $1`, [versionId]); // files cascade
+    const packageId = Number(version.package_id);
+    const [left] = await this.q(`SELECT 1 FROM package_version WHERE package_id = $1 LIMIT 1`, [packageId]);
+    if (!left) {
+      await this.q(`DELETE FROM package_property WHERE ref_type = 'package' AND ref_id = $1`, [packageId]);
+      await this.q(`DELETE FROM package WHERE id = $1`, [packageId]);
+    }
+  }
+
+  async putOwnerFile(input: { ownerId: number; type: string; key: string; blob: BlobSource; properties?: Record<string, unknown> }): Promise<OwnerFileRecord> {
+    const blob = await this.useBlob(input.blob);
+    const [row] = await this.q(
+      `INSERT INTO package_owner_file (owner_id, type, key, blob_id, properties) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (owner_id, type, key) DO UPDATE SET blob_id = EXCLUDED.blob_id, properties = EXCLUDED.properties, created_at = now()
+       RETURNING *`,
+      [input.ownerId, input.type, input.key, blob.id, JSON.stringify(input.properties ?? {})],
+    );
+    this.grownOwners.add(input.ownerId);
+    return toOwnerFile({ ...row, sha256: blob.sha256, size: blob.size });
+  }
+
+  async deleteOwnerFile(input: { ownerId: number; type: string; key: string }): Promise<boolean> {
+    const rows = await this.q(`DELETE FROM package_owner_file WHERE owner_id = $1 AND type = $2 AND key = $3 RETURNING id`, [
+      input.ownerId,
+      input.type,
+      input.key,
+    ]);
+    return rows.length > 0;
+  }
+
+  async setProperty(refType: PropertyTarget, refId: number, name: string, value: string): Promise<void> {
+    await this.q(`DELETE FROM package_property WHERE ref_type = $1 AND ref_id = $2 AND name = $3`, [refType, refId, name]);
+    await this.q(`INSERT INTO package_property (ref_type, ref_id, name, value) VALUES ($1, $2, $3, $4)`, [refType, refId, name, value]);
+  }
+
+  /** Reads inside the transaction, for the quota check. */
+  async storedBytes(ownerId: number): Promise<number> {
+    const [row] = await this.q<{ bytes: number | string }>(
+      `SELECT coalesce(sum(b.size), 0) AS bytes FROM package_blob b WHERE b.id IN (
+         SELECT f.blob_id FROM package_file f JOIN package_version v ON v.id = f.version_id JOIN package p ON p.id = v.package_id WHERE p.owner_id = $1
+         UNION SELECT o.blob_id FROM package_owner_file o WHERE o.owner_id = $1)`,
+      [ownerId],
+    );
+    return Number(row?.bytes ?? 0);
+  }
+}
+
+export { FILE_COLUMNS, OWNER_FILE_COLUMNS, toFile, toOwnerFile };

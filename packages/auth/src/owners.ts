@@ -162,6 +162,11 @@ export class OwnerService implements OwnerDirectory {
     this.changed();
   }
 
+  async listUsers(): Promise<User[]> {
+    const rows = await this.repo.find({ where: { type: 'user' }, order: { id: 'ASC' } });
+    return rows.map((r) => toOwner(r) as User);
+  }
+
   async countUsers(): Promise<number> {
     return this.repo.countBy({ type: 'user' });
   }

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import type { DataSource, EntitySchema, MixedList } from 'typeorm';
 import type { AccessGuard, OwnerDirectory } from './access.js';
 import type { BlobStore } from './blob-store.js';
+import type { ServeBlob } from './http.js';
 import type { KeyService } from './keys.js';
 import type { Logger } from './logger.js';
 import type { RegistryService } from './registry.js';
@@ -36,6 +37,8 @@ export interface ModuleContext {
   db: DataSource;
   logger: Logger;
   host: HostInfo;
+  /** Answers a GET/HEAD with a stored blob (ranges, HEAD, ETag); the host picks the fastest way. */
+  serveBlob: ServeBlob;
   /** Where the module contributes web UI pages and panels. */
   ui: UiRegistry;
   /** Called when the server shuts down (timers, caches). */

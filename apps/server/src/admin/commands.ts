@@ -1,0 +1,101 @@
+import { BadRequestError, type OrgRole, type Visibility } from '@forge/core';
+import { parseScopes } from '@forge/auth';
+import type { Forge } from '../forge.js';
+
+/**
+ * Administrative commands, following `gitea admin`. They run either inside the server
+ * (reached through its admin socket, so the CLI works while `npm start` holds the
+ * embedded database) or in the CLI process itself when no server is running.
+ */
+export type AdminCommand = keyof typeof adminCommands;
+export type AdminArgs = Record<string, string | boolean | undefined>;
+
+type Services = Pick<Forge, 'owners' | 'tokens' | 'registry'>;
+
+const str = (args: AdminArgs, key: string, required = true): string => {
+  const v = args[key];
+  if (typeof v === 'string' && v !== '') return v;
+  if (required) throw new BadRequestError(`--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is required`);
+  return '';
+};
+
+function visibilityOf(args: AdminArgs): Visibility | undefined {
+  const v = args.visibility;
+  if (v === undefined) return undefined;
+  if (v !== 'public' && v !== 'private') throw new BadRequestError('--visibility must be public or private');
+  return v;
+}
+
+export const adminCommands = {
+  async 'user-create'(s: Services, args: AdminArgs): Promise<string> {
+    const user = await s.owners.createUser({
+      username: str(args, 'username'),
+      email: str(args, 'email'),
+      password: str(args, 'password'),
+      isAdmin: args.admin === true,
+      visibility: visibilityOf(args),
+    });
+    return `New user '${user.name}' has been successfully created!`;
+  },
+
+  async 'user-list'(s: Services, args: AdminArgs): Promise<string> {
+    void args;
+    const rows = await s.owners.listUsers();
+    const lines = ['ID\tUsername\tEmail\tIsAdmin\tVisibility'];
+    for (const u of rows) lines.push(`${u.id}\t${u.name}\t${u.email}\t${u.isAdmin}\t${u.visibility}`);
+    return lines.join('\n');
+  },
+
+  async 'user-change-password'(s: Services, args: AdminArgs): Promise<string> {
+    const user = await s.owners.requireUser(str(args, 'username'));
+    await s.owners.setPassword(user.id, str(args, 'password'));
+    return `${user.name}'s password has been successfully updated!`;
+  },
+
+  async 'user-generate-access-token'(s: Services, args: AdminArgs): Promise<string> {
+    const user = await s.owners.requireUser(str(args, 'username'));
+    const expires = str(args, 'expires', false);
+    const expiresAt = expires ? new Date(expires) : null;
+    if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new BadRequestError('--expires must be a date, e.g. 2027-01-31');
+    const { token } = await s.tokens.create(user, {
+      name: str(args, 'tokenName', false) || 'gitea-admin',
+      scopes: parseScopes(str(args, 'scopes', false) || 'all'),
+      expiresAt,
+    });
+    return args.raw === true ? token : `Access token was successfully created: ${token}`;
+  },
+
+  async 'org-create'(s: Services, args: AdminArgs): Promise<string> {
+    const owner = await s.owners.requireUser(str(args, 'owner'));
+    const org = await s.owners.createOrg({ name: str(args, 'name'), owner, visibility: visibilityOf(args) });
+    return `Organization '${org.name}' has been successfully created, with '${owner.name}' as its admin.`;
+  },
+
+  async 'org-add-member'(s: Services, args: AdminArgs): Promise<string> {
+    const org = await s.owners.requireOrg(str(args, 'org'));
+    const user = await s.owners.requireUser(str(args, 'username'));
+    const role = (str(args, 'role', false) || 'read') as OrgRole;
+    await s.owners.setMember(org, user, role);
+    return `'${user.name}' is now a member of '${org.name}' with role '${role}'.`;
+  },
+
+  async 'org-remove-member'(s: Services, args: AdminArgs): Promise<string> {
+    const org = await s.owners.requireOrg(str(args, 'org'));
+    const user = await s.owners.requireUser(str(args, 'username'));
+    await s.owners.removeMember(org, user);
+    return `'${user.name}' is no longer a member of '${org.name}'.`;
+  },
+
+  async 'owner-set-visibility'(s: Services, args: AdminArgs): Promise<string> {
+    const owner = await s.owners.findByName(str(args, 'name'));
+    if (!owner) throw new BadRequestError(`owner "${args.name}" does not exist`);
+    const visibility = visibilityOf(args);
+    if (!visibility) throw new BadRequestError('--visibility is required');
+    await s.owners.setVisibility(owner.id, visibility);
+    return `'${owner.name}' is now ${visibility}.`;
+  },
+} satisfies Record<string, (s: Services, args: AdminArgs) => Promise<string>>;
+
+export function isAdminCommand(name: string): name is AdminCommand {
+  return Object.hasOwn(adminCommands, name);
+}

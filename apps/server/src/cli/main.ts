@@ -1,0 +1,97 @@
+import { Command, Option } from 'commander';
+import { isForgeError } from '@forge/core';
+import { adminCommands, type AdminArgs, type AdminCommand } from '../admin/commands.js';
+import { callAdminSocket } from '../admin/socket.js';
+import { loadConfig } from '../config.js';
+import { createForge } from '../forge.js';
+import { defaultModules } from '../modules.js';
+
+/**
+ * `forge`: the admin CLI, shaped like `gitea admin`. With a server running on the same
+ * data directory the command goes through its admin socket; otherwise the CLI opens the
+ * database itself (PostgreSQL, or the embedded PGlite when nothing else holds it).
+ */
+async function run(command: AdminCommand, args: AdminArgs): Promise<void> {
+  const config = loadConfig();
+  const viaServer = await callAdminSocket(config.dataDir, command, args);
+  if (viaServer) {
+    if (viaServer.status !== 200) fail(viaServer.output);
+    console.log(viaServer.output);
+    return;
+  }
+  const forge = await createForge({ config: { ...config, logLevel: 'warn', accessLog: false }, modules: defaultModules() });
+  try {
+    console.log(await adminCommands[command](forge, args));
+  } catch (err) {
+    fail(isForgeError(err) ? err.message : String((err as Error).stack ?? err));
+  } finally {
+    await forge.close();
+  }
+}
+
+function fail(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
+
+const program = new Command('forge').description('Forge package registry administration').showHelpAfterError();
+const admin = program.command('admin').description('administrative operations (as `gitea admin`)');
+
+const user = admin.command('user').description('manage users');
+user
+  .command('create')
+  .description('create a user')
+  .requiredOption('--username <name>', 'user name')
+  .requiredOption('--password <password>', 'password (at least 8 characters)')
+  .requiredOption('--email <email>', 'email address')
+  .option('--admin', 'make the user a site administrator', false)
+  .addOption(new Option('--visibility <visibility>', 'who can see the user\'s packages').choices(['public', 'private']))
+  .action((o) => run('user-create', o));
+user.command('list').description('list users').action(() => run('user-list', {}));
+user
+  .command('change-password')
+  .description('set a user\'s password')
+  .requiredOption('--username <name>', 'user name')
+  .requiredOption('--password <password>', 'new password')
+  .action((o) => run('user-change-password', o));
+user
+  .command('generate-access-token')
+  .description('create a personal access token for a user')
+  .requiredOption('--username <name>', 'user name')
+  .option('--token-name <name>', 'token name', 'gitea-admin')
+  .option('--scopes <scopes>', 'comma-separated scopes, e.g. read:package,write:package', 'all')
+  .option('--expires <date>', 'expiry date (ISO 8601); default: never')
+  .option('--raw', 'print only the token', false)
+  .action((o) => run('user-generate-access-token', o));
+
+const org = admin.command('org').description('manage organizations');
+org
+  .command('create')
+  .description('create an organization with a user as its admin')
+  .requiredOption('--name <name>', 'organization name')
+  .requiredOption('--owner <user>', 'user who becomes the organization\'s admin')
+  .addOption(new Option('--visibility <visibility>', 'who can see the organization\'s packages').choices(['public', 'private']))
+  .action((o) => run('org-create', o));
+org
+  .command('add-member')
+  .description('add a member, or change a member\'s role')
+  .requiredOption('--org <name>', 'organization name')
+  .requiredOption('--username <name>', 'user name')
+  .addOption(new Option('--role <role>', 'read, write or admin').choices(['read', 'write', 'admin']).default('read'))
+  .action((o) => run('org-add-member', o));
+org
+  .command('remove-member')
+  .description('remove a member')
+  .requiredOption('--org <name>', 'organization name')
+  .requiredOption('--username <name>', 'user name')
+  .action((o) => run('org-remove-member', o));
+
+const owner = admin.command('owner').description('settings shared by users and organizations');
+owner
+  .command('set-visibility')
+  .description('make an owner\'s packages public or private')
+  .requiredOption('--name <name>', 'user or organization name')
+  .addOption(new Option('--visibility <visibility>').choices(['public', 'private']).makeOptionMandatory())
+  .action((o) => run('owner-set-visibility', o));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,139 @@
+import path from 'node:path';
+import express, { type Express } from 'express';
+import type { Logger, PackageTypeModule } from '@forge/core';
+import { authenticate, OwnerService, PackageAccessGuard, TokenService, tokenApiRouter } from '@forge/auth';
+import { createLocalBlobStore } from '@forge/blob-store';
+import { openDatabase, type Database } from '@forge/db';
+import { OwnerKeyService, SecretBox } from '@forge/keys';
+import { Registry } from '@forge/registry';
+import { UiContributions } from '@forge/web';
+import type { ForgeConfig } from './config.js';
+import { errorHandler, notFound, requestLog } from './http-errors.js';
+import { registerModules, validateModules } from './load-modules.js';
+import { createLogger } from './logger.js';
+import { packagesApiRouter } from './packages-api.js';
+import { loadServerSecret } from './secret.js';
+import { createServeBlob } from './serve-blob.js';
+
+export interface ForgeOptions {
+  config: ForgeConfig;
+  modules: PackageTypeModule[];
+  logger?: Logger;
+}
+
+/** The composed application: every service, and the express app that serves them. */
+export interface Forge {
+  config: ForgeConfig;
+  logger: Logger;
+  db: Database;
+  blobs: ReturnType<typeof createLocalBlobStore>;
+  owners: OwnerService;
+  tokens: TokenService;
+  access: PackageAccessGuard;
+  registry: Registry;
+  keys: OwnerKeyService;
+  secret: Buffer;
+  modules: PackageTypeModule[];
+  ui: UiContributions;
+  app: Express;
+  close(): Promise<void>;
+}
+
+/** Staging files older than this at start-up were left by a crash. */
+const STALE_STAGING_MS = 60 * 60 * 1000;
+
+export async function createForge(options: ForgeOptions): Promise<Forge> {
+  const { config, modules } = options;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  validateModules(modules);
+
+  const db = await openDatabase(
+    {
+      url: config.databaseUrl,
+      pgliteDir: config.databaseUrl ? undefined : path.join(config.dataDir, 'pgdata'),
+      poolSize: config.databasePoolSize,
+    },
+    {
+      entities: modules.flatMap((m) => m.entities ?? []),
+      migrations: modules.map((m) => m.migrations ?? []),
+    },
+  );
+  const shutdownHooks: Array<() => Promise<void> | void> = [];
+  try {
+    await db.migrate();
+    const secret = await loadServerSecret(config.secret, config.dataDir);
+    const blobs = createLocalBlobStore({ root: config.storage.path });
+    await blobs.cleanupStaging(STALE_STAGING_MS);
+
+    const ds = db.dataSource;
+    const owners = new OwnerService(ds);
+    const tokens = new TokenService(ds);
+    const access = new PackageAccessGuard(owners);
+    const registry = new Registry(ds, blobs, { ownerQuotaBytes: config.ownerQuotaBytes, logger });
+    const keys = new OwnerKeyService(ds, new SecretBox(secret, 'owner-keys'));
+    const ui = new UiContributions();
+    const serveBlob = createServeBlob(blobs);
+    const host = { baseUrl: config.baseUrl, hostName: new URL(config.baseUrl).hostname, maxUploadBytes: config.maxUploadBytes };
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.set('query parser', 'simple');
+    if (config.accessLog) app.use(requestLog(logger));
+    app.get('/healthz', async (_req, res) => {
+      await ds.query('SELECT 1');
+      res.json({ status: 'ok' });
+    });
+    app.use(
+      authenticate({
+        tokens,
+        owners,
+        // Account passwords are accepted over Basic on the token API only (as in Gitea).
+        passwordAllowed: (req) => req.path.startsWith('/api/v1/'),
+      }),
+    );
+    app.use(tokenApiRouter({ owners, tokens }));
+    app.use(packagesApiRouter({ owners, access, registry }));
+
+    await registerModules(app, modules, (module, router) => ({
+      router,
+      access,
+      owners,
+      registry,
+      blobs,
+      keys,
+      db: ds,
+      logger: logger.child({ module: module.id }),
+      host,
+      serveBlob,
+      ui: ui.registryFor(module.id, module.displayName),
+      onShutdown: (hook) => shutdownHooks.push(hook),
+    }));
+
+    app.use(notFound);
+    app.use(errorHandler(logger));
+
+    return {
+      config,
+      logger,
+      db,
+      blobs,
+      owners,
+      tokens,
+      access,
+      registry,
+      keys,
+      secret,
+      modules,
+      ui,
+      app,
+      async close() {
+        for (const hook of shutdownHooks.reverse()) await hook();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,71 @@
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { ForgeError, isForgeError, NotFoundError, type Logger } from '@forge/core';
+
+/**
+ * The one place where errors become HTTP responses. API errors are plain text under
+ * /api/packages (as Gitea's package routes answer, and readable in `nix copy` output) and
+ * JSON under /api/v1.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const aborted = req.destroyed || res.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted';
+    if (aborted) {
+      logger.info('client went away', { method: req.method, url: req.originalUrl });
+      if (!res.destroyed) res.destroy();
+      return;
+    }
+    const known: ForgeError = isForgeError(err) ? err : bodyParserError(err) ?? internal(err, req, logger);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [k, v] of Object.entries(known.headers)) res.setHeader(k, v);
+    // The body of a refused upload was not read: don't let it be parsed as the next request.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    res.status(known.status);
+    if (req.method === 'HEAD') {
+      res.end();
+    } else if (req.path.startsWith('/api/v1/')) {
+      res.json({ message: known.message, code: known.code });
+    } else {
+      res.type('text/plain; charset=utf-8').send(known.message + '\n');
+    }
+  };
+}
+
+function bodyParserError(err: unknown): ForgeError | undefined {
+  const e = err as { type?: string; status?: number; message?: string };
+  if (typeof e?.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new ForgeError(e.status, e.type, e.message ?? 'bad request');
+  }
+  return undefined;
+}
+
+function internal(err: unknown, req: Request, logger: Logger): ForgeError {
+  logger.error('request failed', {
+    method: req.method,
+    url: req.originalUrl,
+    err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
+  });
+  return new ForgeError(500, 'internal', 'internal server error');
+}
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`no route for ${req.method} ${req.path}`));
+};
+
+export function requestLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('close', () => {
+      logger.info('request', {
+        method: req.method,
+        url: req.originalUrl,
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - start) / 1e6,
+        aborted: !res.writableFinished,
+      });
+    });
+    next();
+  };
+}

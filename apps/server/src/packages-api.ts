@@ -1,0 +1,30 @@
+import express, { type Router } from 'express';
+import { NotFoundError, UnauthorizedError } from '@forge/core';
+import type { OwnerService, PackageAccessGuard } from '@forge/auth';
+import type { Registry } from '@forge/registry';
+
+/** Gitea's `GET /api/v1/packages/{owner}`: the packages an owner published, every type. */
+export function packagesApiRouter(deps: { owners: OwnerService; access: PackageAccessGuard; registry: Registry }): Router {
+  const router = express.Router();
+  router.get('/api/v1/packages/:owner', async (req, res) => {
+    const actor = deps.access.actor(req);
+    const owner = await deps.owners.findByName(String(req.params.owner));
+    if (!owner || !(await deps.access.can(actor, owner, 'read'))) {
+      throw actor.user ? new NotFoundError('owner not found') : new UnauthorizedError();
+    }
+    const page = Math.max(Number(req.query.page ?? 1) || 1, 1);
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 500);
+    const { items, total } = await deps.registry.listPackages({
+      ownerId: owner.id,
+      type: typeof req.query.type === 'string' && req.query.type ? req.query.type : undefined,
+      query: typeof req.query.q === 'string' ? req.query.q : undefined,
+      offset: (page - 1) * limit,
+      limit,
+    });
+    res.setHeader('X-Total-Count', String(total));
+    res.json(
+      items.map((p) => ({ id: p.id, owner: owner.name, type: p.type, name: p.name, created_at: p.createdAt.toISOString() })),
+    );
+  });
+  return router;
+}

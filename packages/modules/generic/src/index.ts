@@ -1,0 +1,16 @@
+import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
+import { GENERIC, registerRoutes } from './routes.js';
+
+export interface GenericModuleOptions {}
+
+/** Gitea-compatible generic packages: any files under a name and a version. */
+export function genericModule(_options: GenericModuleOptions = {}): PackageTypeModule {
+  return {
+    id: GENERIC,
+    apiVersion: MODULE_API_VERSION,
+    displayName: 'Generic',
+    register(ctx) {
+      registerRoutes(ctx);
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { UiContributions, type SettingsPanel } from './ui-registry.js';

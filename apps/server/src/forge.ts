@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import type { Logger, PackageTypeModule } from '@forge/core';
 import { authenticate, OwnerService, PackageAccessGuard, TokenService, tokenApiRouter } from '@forge/auth';
 import { createLocalBlobStore } from '@forge/blob-store';
-import { openDatabase, type Database } from '@forge/db';
+import { openDatabase, type Database, type DatabaseOptions } from '@forge/db';
 import { OwnerKeyService, SecretBox } from '@forge/keys';
 import { Registry } from '@forge/registry';
 import { UiContributions } from '@forge/web';
@@ -19,6 +19,8 @@ export interface ForgeOptions {
   config: ForgeConfig;
   modules: PackageTypeModule[];
   logger?: Logger;
+  /** Overrides the database chosen from config (tests: in-memory PGlite, throwaway PostgreSQL). */
+  database?: DatabaseOptions;
 }
 
 /** The composed application: every service, and the express app that serves them. */
@@ -48,7 +50,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
   validateModules(modules);
 
   const db = await openDatabase(
-    {
+    options.database ?? {
       url: config.databaseUrl,
       pgliteDir: config.databaseUrl ? undefined : path.join(config.dataDir, 'pgdata'),
       poolSize: config.databasePoolSize,

@@ -8,7 +8,9 @@ import { ForgeError, isForgeError, NotFoundError, type Logger } from '@forge/cor
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const aborted = req.destroyed || res.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted';
+    // (req.destroyed alone means nothing: Node destroys a request once its body was read.)
+    const aborted =
+      res.destroyed || req.socket?.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted';
     if (aborted) {
       logger.info('client went away', { method: req.method, url: req.originalUrl });
       if (!res.destroyed) res.destroy();

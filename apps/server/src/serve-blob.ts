@@ -45,7 +45,7 @@ export function createServeBlob(blobs: BlobStore): ServeBlob {
       await pipeline(source, res);
     } catch (err) {
       // A client that hangs up mid-download is routine; anything else is worth a log line upstream.
-      if (!res.destroyed && !req.destroyed) throw err;
+      if (!res.destroyed && !req.socket?.destroyed) throw err;
     }
   };
 }

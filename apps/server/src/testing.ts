@@ -1,0 +1,102 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type http from 'node:http';
+import type { PackageTypeModule, Scope, User, Visibility } from '@forge/core';
+import type { DatabaseKind } from '@forge/db';
+import { createTestDatabase, type TestDatabase } from '@forge/db/testing';
+import { loadConfig, type ForgeConfig } from './config.js';
+import { createForge, type Forge } from './forge.js';
+import { closeServer, listen } from './http-server.js';
+import { defaultModules } from './modules.js';
+
+/**
+ * A real server on a loopback port, on a fresh database of the given kind and a fresh
+ * data directory, for integration and end-to-end tests (Backstage's startTestBackend,
+ * with the real services).
+ */
+export interface TestServer {
+  url: string;
+  port: number;
+  kind: DatabaseKind;
+  dataDir: string;
+  forge: Forge;
+  server: http.Server;
+  /** Creates a user; the password is `password-<name>`. */
+  createUser(name: string, options?: { admin?: boolean; visibility?: Visibility }): Promise<User>;
+  /** A token for the user with the given scopes. */
+  token(user: User, scopes?: Scope[], options?: { expiresAt?: Date; name?: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  db: DatabaseKind;
+  modules?: PackageTypeModule[];
+  config?: Partial<ForgeConfig>;
+  /** Keep the PGlite database on disk under the data directory instead of in memory. */
+  pgliteOnDisk?: boolean;
+}
+
+export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'forge-test-'));
+  const testDb: TestDatabase = await createTestDatabase(options.db, options.pgliteOnDisk ? path.join(dataDir, 'pgdata') : undefined);
+  const port = await freePort();
+  const config: ForgeConfig = {
+    ...loadConfig({}, dataDir),
+    port,
+    listen: '127.0.0.1',
+    baseUrl: `http://127.0.0.1:${port}`,
+    dataDir,
+    storage: { kind: 'local', path: path.join(dataDir, 'blobs') },
+    logLevel: (process.env.FORGE_TEST_LOG_LEVEL as ForgeConfig['logLevel']) ?? 'silent',
+    accessLog: Boolean(process.env.FORGE_TEST_LOG_LEVEL),
+    ...options.config,
+  };
+  let forge: Forge | undefined;
+  try {
+    forge = await createForge({ config, modules: options.modules ?? defaultModules(), database: testDb.options });
+    const server = await listen(forge.app, port, '127.0.0.1');
+    const f = forge;
+    let counter = 0;
+    return {
+      url: config.baseUrl,
+      port,
+      kind: options.db,
+      dataDir,
+      forge: f,
+      server,
+      createUser: (name, o = {}) =>
+        f.owners.createUser({ username: name, email: `${name}@example.test`, password: `password-${name}`, isAdmin: o.admin, visibility: o.visibility }),
+      token: async (user, scopes = ['read:package', 'write:package'], o = {}) =>
+        (await f.tokens.create(user, { name: o.name ?? `test-${++counter}`, scopes, expiresAt: o.expiresAt })).token,
+      async close() {
+        await closeServer(server);
+        await f.close();
+        await testDb.drop();
+        await fs.rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await forge?.close().catch(() => {});
+    await testDb.drop().catch(() => {});
+    await fs.rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** `Authorization` header value for HTTP Basic. */
+export function basic(username: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
+}

@@ -29,6 +29,23 @@ export interface ForgeConfig {
   accessLog: boolean;
 }
 
+/** Every environment variable loadConfig reads (docs and the deployment test check against it). */
+export const CONFIG_ENV_VARS = [
+  'PORT',
+  'FORGE_LISTEN',
+  'FORGE_BASE_URL',
+  'FORGE_DATA_DIR',
+  'DATABASE_URL',
+  'FORGE_DB_POOL_SIZE',
+  'FORGE_STORAGE',
+  'FORGE_STORAGE_PATH',
+  'FORGE_MAX_UPLOAD_BYTES',
+  'FORGE_OWNER_QUOTA_BYTES',
+  'FORGE_SECRET',
+  'LOG_LEVEL',
+  'FORGE_ACCESS_LOG',
+] as const;
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ForgeConfig {
   const port = integer(env.PORT, 3000, 'PORT');
   const dataDir = path.resolve(cwd, env.FORGE_DATA_DIR ?? 'data');

@@ -1,4 +1,4 @@
-export { loadConfig, type ForgeConfig } from './config.js';
+export { CONFIG_ENV_VARS, loadConfig, type ForgeConfig } from './config.js';
 export { createForge, type Forge, type ForgeOptions } from './forge.js';
 export { listen, boundPort, closeServer } from './http-server.js';
 export { defaultModules } from './modules.js';

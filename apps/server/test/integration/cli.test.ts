@@ -1,0 +1,102 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, testDatabaseKinds, type TestDatabase } from '@forge/db/testing';
+
+const run = promisify(execFile);
+const serverDir = path.resolve(fileURLToPath(import.meta.url), '../../..');
+const forgeBin = path.join(serverDir, 'bin/forge.js');
+const mainJs = path.join(serverDir, 'dist/main.js');
+
+if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing: the CLI tests run the built server; run \`npm run build\` first`);
+
+const kinds = await testDatabaseKinds();
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe.each(kinds)('forge CLI and npm start on %s', (kind) => {
+  let dataDir: string;
+  let db: TestDatabase;
+  let env: NodeJS.ProcessEnv;
+  let server: ChildProcess | undefined;
+  let port: number;
+
+  const forge = async (...args: string[]) => {
+    try {
+      const { stdout } = await run('node', [forgeBin, ...args], { env });
+      return { code: 0, out: stdout.trim() };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, out: (e.stdout + e.stderr).trim() };
+    }
+  };
+
+  beforeAll(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'forge-cli-'));
+    db = await createTestDatabase(kind);
+    port = await freePort();
+    env = { ...process.env, FORGE_DATA_DIR: dataDir, PORT: String(port), FORGE_LISTEN: '127.0.0.1', LOG_LEVEL: 'warn' };
+    if (kind === 'postgres') env.DATABASE_URL = db.options.url;
+    else delete env.DATABASE_URL;
+  });
+  afterAll(async () => {
+    server?.kill('SIGTERM');
+    await db?.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates the first admin and a token with the server stopped (direct database access)', async () => {
+    const created = await forge('admin', 'user', 'create', '--username', 'root', '--password', 'rootpassword', '--email', 'root@example.test', '--admin');
+    expect(created).toEqual({ code: 0, out: "New user 'root' has been successfully created!" });
+    const list = await forge('admin', 'user', 'list');
+    expect(list.out).toMatch(/\troot\troot@example\.test\ttrue\tpublic/);
+  });
+
+  it('serves with `node dist/main.js`, and the CLI works beside it through the admin socket', async () => {
+    server = spawn('node', [mainJs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    server.stdout!.on('data', (d) => (log += d));
+    server.stderr!.on('data', (d) => (log += d));
+    for (let i = 0; i < 100 && !(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status, log).toBe(200);
+
+    expect((await forge('admin', 'user', 'create', '--username', 'alice', '--password', 'alicepassword', '--email', 'alice@example.test')).code).toBe(0);
+    const token = await forge('admin', 'user', 'generate-access-token', '--username', 'alice', '--token-name', 'ci', '--scopes', 'read:package,write:package', '--raw');
+    expect(token.code).toBe(0);
+    expect(token.out).toMatch(/^[0-9a-f]{40}$/);
+
+    const auth = 'Basic ' + Buffer.from(`alice:${token.out}`).toString('base64');
+    const url = `http://127.0.0.1:${port}/api/packages/alice/generic/x/1.0/f`;
+    expect((await fetch(url, { method: 'PUT', body: 'the same bytes', headers: { authorization: auth } })).status).toBe(201);
+    expect(await (await fetch(url)).text()).toBe('the same bytes');
+
+    const verbose = await forge('admin', 'user', 'generate-access-token', '--username', 'alice', '--token-name', 'second');
+    expect(verbose.out).toMatch(/^Access token was successfully created: [0-9a-f]{40}$/);
+  });
+
+  it('creates organisations and members, and reports mistakes with a non-zero exit', async () => {
+    expect((await forge('admin', 'org', 'create', '--name', 'acme', '--owner', 'alice', '--visibility', 'private')).code).toBe(0);
+    expect((await forge('admin', 'org', 'add-member', '--org', 'acme', '--username', 'root', '--role', 'write')).out).toMatch(/role 'write'/);
+    const dup = await forge('admin', 'user', 'create', '--username', 'ALICE', '--password', 'whatever1', '--email', 'x@example.test');
+    expect(dup.code).not.toBe(0);
+    expect(dup.out).toMatch(/already taken/);
+    const badScope = await forge('admin', 'user', 'generate-access-token', '--username', 'alice', '--scopes', 'root:everything');
+    expect(badScope.code).not.toBe(0);
+    expect(badScope.out).toMatch(/unknown scope/);
+  });
+});

@@ -1,0 +1,234 @@
+/**
+ * Streaming decompression of NAR files for the compressions this cache supports:
+ * `none`, `xz` (xz-embedded in wasm, see `xz-decoder.ts`), `zstd` (fzstd's streaming
+ * `Decompress`), `gzip` and `br` (node:zlib). Everything else Nix can write (bzip2, lz4,
+ * lzip, lzma, lzop, compress, grzip, lrzip) is refused with a {@link CompressionError}
+ * naming the supported set.
+ *
+ * The core is push-based: `write(chunk)` resolves once everything that chunk decodes to
+ * has been handed to the synchronous `onData` sink, which is how the NAR verifier applies
+ * backpressure (the HTTP layer awaits each write before reading more of the request).
+ * Memory stays constant: xz and zstd keep only their window, zlib its own buffers, and no
+ * output is queued. `maxOutputSize` stops a decompression bomb as soon as it is exceeded.
+ */
+import { Buffer } from 'node:buffer';
+import { createBrotliDecompress, createGunzip, constants as zlibConstants, type Gunzip, type BrotliDecompress } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import { assertSupportedCompression, type CompressionName } from './compression.js';
+import { CompressionError, SizeLimitError } from './errors.js';
+import { XzDecoder } from './xz-decoder.js';
+
+/** Options of {@link createDecompressor}. */
+export interface DecompressorOptions {
+  /** Fail with a {@link SizeLimitError} once the output exceeds this many bytes. */
+  maxOutputSize?: number;
+}
+
+/** A push-based decompressor (see module documentation). Writes must not overlap: await each one. */
+export interface Decompressor {
+  /** Decompresses `chunk`; resolves when all its output went to the sink. The chunk is not retained. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends the input; resolves when the last output went to the sink and the stream was complete. */
+  end(): Promise<void>;
+  /** Abandons decoding and frees resources (the xz wasm context). Idempotent. */
+  destroy(): void;
+  /** Bytes handed to the sink so far. */
+  readonly bytesOut: number;
+}
+
+/**
+ * Creates a decompressor for `compression` that hands its output to `onData`. The sink is
+ * synchronous and may throw to abort (the error rejects the pending `write`/`end`). The
+ * output chunk is only valid during the call (it may be a view of a reused buffer).
+ */
+export function createDecompressor(
+  compression: CompressionName,
+  onData: (chunk: Uint8Array) => void,
+  options: DecompressorOptions = {},
+): Decompressor {
+  assertSupportedCompression(compression);
+  const limit = options.maxOutputSize ?? Number.POSITIVE_INFINITY;
+  let bytesOut = 0;
+  const sink = (chunk: Uint8Array): void => {
+    bytesOut += chunk.length;
+    if (bytesOut > limit) throw new SizeLimitError(`decompressed data exceeds the limit of ${limit} bytes`, limit);
+    if (chunk.length > 0) onData(chunk);
+  };
+  const base = (() => {
+    switch (compression) {
+      case 'none':
+        return passThrough(sink);
+      case 'xz':
+        return xz(sink);
+      case 'zstd':
+        return zstd(sink);
+      case 'gzip':
+        return zlibStream(createGunzip({ chunkSize: 64 * 1024 }), sink, 'gzip');
+      case 'br':
+        return zlibStream(createBrotliDecompress({ chunkSize: 64 * 1024 }), sink, 'brotli');
+    }
+  })();
+  return {
+    write: (chunk) => base.write(chunk),
+    end: () => base.end(),
+    destroy: () => base.destroy(),
+    get bytesOut() {
+      return bytesOut;
+    },
+  };
+}
+
+type Sink = (chunk: Uint8Array) => void;
+type Core = Pick<Decompressor, 'write' | 'end' | 'destroy'>;
+
+function passThrough(sink: Sink): Core {
+  return {
+    write: async (chunk) => sink(chunk),
+    end: async () => {},
+    destroy: () => {},
+  };
+}
+
+function xz(sink: Sink): Core {
+  let decoder: XzDecoder | undefined;
+  let destroyed = false;
+  const get = async (): Promise<XzDecoder> => {
+    decoder ??= await XzDecoder.create(sink);
+    if (destroyed) decoder.destroy();
+    return decoder;
+  };
+  return {
+    write: async (chunk) => (await get()).write(chunk),
+    end: async () => (await get()).end(),
+    destroy: () => {
+      destroyed = true;
+      decoder?.destroy();
+    },
+  };
+}
+
+function zstd(sink: Sink): Core {
+  const decoder = new ZstdDecompress((chunk) => sink(chunk));
+  let failed: unknown;
+  const run = (f: () => void): void => {
+    if (failed !== undefined) throw failed;
+    try {
+      f();
+    } catch (err) {
+      failed = err instanceof SizeLimitError || !isZstdError(err) ? err : new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`);
+      throw failed;
+    }
+  };
+  let sawInput = false;
+  return {
+    write: async (chunk) => {
+      if (chunk.length === 0) return;
+      sawInput = true;
+      // fzstd decodes everything a push yields synchronously; slicing the input keeps the
+      // work between two event-loop turns bounded for highly compressible data.
+      for (let pos = 0; pos < chunk.length; pos += 256 * 1024) run(() => decoder.push(chunk.subarray(pos, pos + 256 * 1024)));
+    },
+    end: async () => {
+      if (!sawInput) throw new CompressionError('the zstd stream is empty');
+      run(() => decoder.push(new Uint8Array(0), true));
+    },
+    destroy: () => {},
+  };
+}
+
+/** fzstd throws plain Errors with a numeric `code` (ZstdErrorCode). */
+function isZstdError(err: unknown): boolean {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number';
+}
+
+function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string): Core {
+  let failure: unknown;
+  let ended = false;
+  const waiters = new Set<(err: unknown) => void>();
+  const fail = (err: unknown): void => {
+    if (failure !== undefined) return;
+    failure =
+      err instanceof SizeLimitError || !(err instanceof Error) || !('errno' in err || 'code' in err)
+        ? err
+        : new CompressionError(`the ${label} data is corrupt: ${describeZlibError(err)}`);
+    stream.destroy();
+    for (const w of waiters) w(failure);
+  };
+  stream.on('data', (chunk: Buffer) => {
+    // A throwing sink (the NAR parser rejecting the data, or the size limit) must not
+    // escape an event handler: it becomes the stream's failure.
+    try {
+      sink(chunk);
+    } catch (err) {
+      fail(err);
+    }
+  });
+  stream.on('error', fail);
+  stream.on('end', () => {
+    ended = true;
+    for (const w of waiters) w(undefined);
+  });
+  const wait = (start: (done: (err: unknown) => void) => void): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (failure !== undefined) return reject(failure);
+      const done = (err: unknown): void => {
+        waiters.delete(done);
+        if (err !== undefined && err !== null) reject(err);
+        else if (failure !== undefined) reject(failure);
+        else resolve();
+      };
+      waiters.add(done);
+      start(done);
+    });
+  return {
+    // Node's zlib calls the write callback after the chunk's output was pushed, and with a
+    // 'data' listener attached that output reached the sink synchronously.
+    write: (chunk) => wait((done) => stream.write(chunk, (err) => done(err))),
+    end: () =>
+      wait((done) => {
+        if (ended) done(undefined);
+        else stream.end();
+      }),
+    destroy: () => {
+      if (failure === undefined) failure = new CompressionError(`${label} decompression was aborted`);
+      stream.destroy();
+    },
+  };
+}
+
+function describeZlibError(err: Error): string {
+  const code = (err as { code?: string }).code;
+  if (code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message)) return 'the stream is truncated';
+  if (code === 'ERR_BROTLI_DECOMPRESSION_FAILED' || code === String(zlibConstants.BROTLI_DECODER_ERROR_FORMAT_PADDING_1)) {
+    return 'not valid brotli data';
+  }
+  return err.message;
+}
+
+/**
+ * Decompresses an async iterable of chunks (e.g. a file read stream) into an async
+ * iterable of output chunks, for `Readable.from()`. Output is produced per input slice, so
+ * memory held at once is bounded by the compression ratio of about 64 KiB of input.
+ */
+export async function* decompressChunks(
+  source: AsyncIterable<Uint8Array>,
+  compression: CompressionName,
+  options: DecompressorOptions = {},
+): AsyncGenerator<Uint8Array, void, undefined> {
+  let pending: Uint8Array[] = [];
+  const decompressor = createDecompressor(compression, (chunk) => pending.push(Uint8Array.from(chunk)), options);
+  try {
+    for await (const input of source) {
+      for (let pos = 0; pos < input.length; pos += 64 * 1024) {
+        await decompressor.write(input.subarray(pos, pos + 64 * 1024));
+        const out = pending;
+        pending = [];
+        yield* out;
+      }
+    }
+    await decompressor.end();
+    yield* pending;
+  } finally {
+    decompressor.destroy();
+  }
+}

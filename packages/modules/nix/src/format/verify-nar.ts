@@ -1,0 +1,210 @@
+/**
+ * Verification of an uploaded NAR file (`PUT nar/<filehash>.nar[.ext]`) in one streaming
+ * pass: SHA-256 and size of the bytes as sent (FileHash/FileSize), detection of their
+ * actual compression, decompression, and the strict NAR parse that yields
+ * NarHash/NarSize and the `.ls` listing. The HTTP layer tees the request into
+ * {@link NarVerifier.write} while the same bytes go to storage, and keeps the file only if
+ * {@link NarVerifier.end} resolves.
+ */
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import {
+  COMPRESSION_MAGIC_LENGTH,
+  assertSupportedCompression,
+  detectCompression,
+  type CompressionName,
+  type SupportedCompression,
+} from './compression.js';
+import { createDecompressor, type Decompressor } from './decompress.js';
+import { NarVerificationError } from './errors.js';
+import { formatHash, hashesEqual, parseHash, parseNix32Sha256, type Hash } from './hash.js';
+import type { NarListing } from './listing.js';
+import { NarParser } from './nar-parser.js';
+
+/** Options of {@link createNarVerifier}. */
+export interface NarVerifierOptions {
+  /**
+   * The compression the upload claims (from its URL or narinfo), or `auto` to detect it.
+   * A claim is checked against the data's magic bytes: a file labelled `xz` that is zstd is
+   * rejected, because Nix 2.35+ decodes with the labelled method only. Brotli has no magic
+   * bytes, so `br` cannot be detected and must be claimed.
+   */
+  compression: CompressionName | 'auto';
+  /** The file hash the URL names: a {@link Hash}, `sha256:…` text or a bare Nix32 digest. */
+  expectedFileHash?: Hash | string;
+  /** Largest accepted uncompressed NAR (zip-bomb guard). Default: unlimited. */
+  maxNarSize?: number;
+  /** Largest accepted file as sent. Default: unlimited. */
+  maxFileSize?: number;
+}
+
+/** What a verified upload is. */
+export interface NarVerification {
+  /** SHA-256 of the bytes as sent (`FileHash`). */
+  readonly fileHash: Hash;
+  /** Number of bytes as sent (`FileSize`). */
+  readonly fileSize: number;
+  /** SHA-256 of the uncompressed NAR (`NarHash`). */
+  readonly narHash: Hash;
+  /** Size of the uncompressed NAR (`NarSize`). */
+  readonly narSize: number;
+  /** The `.ls` listing, offsets into the uncompressed NAR. */
+  readonly listing: NarListing;
+  /** The compression the data actually uses. */
+  readonly compression: SupportedCompression;
+}
+
+/** A streaming verifier; see {@link createNarVerifier}. */
+export interface NarVerifier {
+  /**
+   * Feeds the next chunk of the upload. Resolves when the chunk has been hashed,
+   * decompressed and parsed (await it before reading more: that is the backpressure).
+   * Rejects with a `NixFormatError` subclass as soon as the data is known to be bad;
+   * later calls reject with the same error. Do not modify the chunk afterwards.
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends the upload: resolves with the verified facts, or rejects saying which one is wrong. */
+  end(): Promise<NarVerification>;
+  /** Abandons the verification (client went away) and frees decoder resources. Idempotent. */
+  abort(): void;
+}
+
+/**
+ * Creates a verifier for one NAR upload.
+ *
+ * ```ts
+ * const verifier = createNarVerifier({ compression: 'xz', expectedFileHash: hashFromUrl, maxNarSize });
+ * for await (const chunk of req) await verifier.write(chunk);
+ * const { narHash, narSize, fileHash, fileSize, listing } = await verifier.end();
+ * ```
+ */
+export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
+  const expected = options.expectedFileHash === undefined ? undefined : toHash(options.expectedFileHash);
+  if (options.compression !== 'auto') assertSupportedCompression(options.compression);
+  const maxFileSize = options.maxFileSize ?? Number.MAX_SAFE_INTEGER;
+  const fileHash = createHash('sha256');
+  let fileSize = 0;
+  const parser = new NarParser(options.maxNarSize === undefined ? {} : { maxSize: options.maxNarSize });
+  let decompressor: Decompressor | undefined;
+  let compression: SupportedCompression | undefined;
+  // Bytes held back until enough are there to recognise the compression (at most 16).
+  let head: Uint8Array[] = [];
+  let headLength = 0;
+  let failure: unknown;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const start = async (final: boolean): Promise<void> => {
+    const bytes = Buffer.concat(head);
+    head = [];
+    compression = chooseCompression(options.compression, bytes, final);
+    decompressor = createDecompressor(compression, (chunk) => parser.write(chunk), {
+      ...(options.maxNarSize !== undefined && { maxOutputSize: options.maxNarSize }),
+    });
+    if (bytes.length > 0) await decompressor.write(bytes);
+  };
+
+  const guard = async <T>(step: () => Promise<T>): Promise<T> => {
+    if (failure !== undefined) throw failure;
+    try {
+      return await step();
+    } catch (err) {
+      failure = err;
+      decompressor?.destroy();
+      throw err;
+    }
+  };
+
+  const doWrite = (chunk: Uint8Array): Promise<void> =>
+    guard(async () => {
+      if (chunk.length === 0) return;
+      fileSize += chunk.length;
+      if (fileSize > maxFileSize) {
+        throw new NarVerificationError('FileSize', `upload exceeds the maximum file size of ${maxFileSize} bytes`);
+      }
+      fileHash.update(chunk);
+      if (decompressor !== undefined) return decompressor.write(chunk);
+      head.push(chunk);
+      headLength += chunk.length;
+      if (headLength >= COMPRESSION_MAGIC_LENGTH) await start(false);
+    });
+
+  const doEnd = (): Promise<NarVerification> =>
+    guard(async () => {
+      if (decompressor === undefined) await start(true);
+      await decompressor!.end();
+      const nar = parser.end();
+      const digest = fileHash.digest();
+      const actualFileHash: Hash = { algorithm: 'sha256', digest: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength) };
+      if (expected !== undefined && !hashesEqual(expected, actualFileHash)) {
+        throw new NarVerificationError(
+          'FileHash',
+          `FileHash mismatch: URL says ${formatHash(expected)}, body hashes to ${formatHash(actualFileHash)}`,
+        );
+      }
+      return { fileHash: actualFileHash, fileSize, narHash: nar.narHash, narSize: nar.narSize, listing: nar.listing, compression: compression! };
+    });
+
+  // Calls are serialised, so a caller that forgets to await still gets ordered processing.
+  const enqueue = <T>(step: () => Promise<T>): Promise<T> => {
+    const next = queue.then(step, step);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  return {
+    write: (chunk) => enqueue(() => doWrite(chunk)),
+    end: () => enqueue(doEnd),
+    abort: () => {
+      if (failure === undefined) failure = new NarVerificationError('upload', 'NAR upload was aborted');
+      decompressor?.destroy();
+    },
+  };
+}
+
+function toHash(value: Hash | string): Hash {
+  if (typeof value !== 'string') return value;
+  try {
+    return value.includes(':') || value.includes('-') ? parseHash(value) : parseNix32Sha256(value);
+  } catch (err) {
+    throw new NarVerificationError('FileHash', `invalid expected file hash: ${(err as Error).message}`);
+  }
+}
+
+const DETECTABLE_HINT = 'none (a plain NAR), xz, zstd and gzip are recognised by their first bytes; brotli must be declared';
+
+function chooseCompression(declared: CompressionName | 'auto', head: Uint8Array, complete: boolean): SupportedCompression {
+  if (head.length === 0) throw new NarVerificationError('FileSize', 'the upload is empty');
+  const detected = detectCompression(head);
+  if (declared === 'auto') {
+    if (detected === undefined) {
+      throw new NarVerificationError(
+        'Compression',
+        `cannot tell the compression of the upload: it is not a NAR and has no known magic bytes (${DETECTABLE_HINT})`,
+      );
+    }
+    assertSupportedCompression(detected);
+    return detected;
+  }
+  assertSupportedCompression(declared);
+  if (declared === 'br') {
+    // Brotli cannot be sniffed, but anything recognisably else is certainly not brotli.
+    if (detected !== undefined) {
+      throw new NarVerificationError('Compression', `Compression mismatch: declared br, but the data is ${describe(detected)}`);
+    }
+    return declared;
+  }
+  if (detected !== declared) {
+    const what = detected === undefined ? (complete && head.length < COMPRESSION_MAGIC_LENGTH ? 'too short to be' : 'not') : undefined;
+    throw new NarVerificationError(
+      'Compression',
+      what === undefined
+        ? `Compression mismatch: declared ${declared}, but the data is ${describe(detected!)}`
+        : `Compression mismatch: declared ${declared}, but the data is ${what} ${describe(declared)}`,
+    );
+  }
+  return declared;
+}
+
+function describe(compression: CompressionName): string {
+  return compression === 'none' ? 'an uncompressed NAR' : `${compression}-compressed`;
+}

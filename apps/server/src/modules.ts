@@ -1,5 +1,6 @@
 import type { PackageTypeModule } from '@forge/core';
 import { genericModule } from '@forge/module-generic';
+import { nixModule } from '@forge/module-nix';
 
 /**
  * The package types this server offers. Adding a type is one line here plus its own
@@ -8,5 +9,6 @@ import { genericModule } from '@forge/module-generic';
 export function defaultModules(): PackageTypeModule[] {
   return [
     genericModule(),
+    nixModule(),
   ];
 }

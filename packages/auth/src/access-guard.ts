@@ -9,6 +9,7 @@ import {
   type Actor,
   type OrgRole,
   type Owner,
+  type RequireOptions,
 } from '@forge/core';
 import { getActor } from './actor.js';
 import type { OwnerService } from './owners.js';
@@ -42,12 +43,13 @@ export class PackageAccessGuard implements AccessGuard {
     return getActor(req);
   }
 
-  async require(req: Request, mode: AccessMode): Promise<Owner> {
+  async require(req: Request, mode: AccessMode, options: RequireOptions = {}): Promise<Owner> {
     const actor = getActor(req);
     const name = String(req.params.owner ?? '');
     const owner = await this.#owners.get(name.toLowerCase(), () => this.owners.findByName(name));
     if (!owner) throw actor.user ? new NotFoundError(`owner "${name}" not found`) : new UnauthorizedError();
-    await this.check(actor, owner, mode);
+    const visibility = options.visibility ? await options.visibility(owner) : owner.visibility;
+    await this.check(actor, visibility === owner.visibility ? owner : { ...owner, visibility }, mode);
     if (mode === 'write') sendContinue(req);
     return owner;
   }

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { AccessMode, Actor, Owner } from './owners.js';
+import type { AccessMode, Actor, Owner, Visibility } from './owners.js';
 
 /**
  * Owner resolution and permission checks for package routes. Failures are shaped so
@@ -10,12 +10,21 @@ import type { AccessMode, Actor, Owner } from './owners.js';
 export interface AccessGuard {
   /** The actor attached to the request by the host's authentication middleware. */
   actor(req: Request): Actor;
-  /** Resolves `req.params.owner` and checks `mode` for the request's actor. */
-  require(req: Request, mode: AccessMode): Promise<Owner>;
+  /**
+   * Resolves `req.params.owner` and checks `mode` for the request's actor. A module whose
+   * namespace has its own visibility (a Nix cache may be public under a private owner, or
+   * private under a public one) passes `visibility` to decide it per owner.
+   */
+  require(req: Request, mode: AccessMode, options?: RequireOptions): Promise<Owner>;
   /** Checks `mode` on a known owner. */
   check(actor: Actor, owner: Owner, mode: AccessMode): Promise<void>;
   /** Whether the actor may use `mode` on the owner (no throwing). */
   can(actor: Actor, owner: Owner, mode: AccessMode): Promise<boolean>;
+}
+
+export interface RequireOptions {
+  /** The visibility that applies instead of the owner's own. */
+  visibility?: (owner: Owner) => Visibility | Promise<Visibility>;
 }
 
 /** Owner lookups for modules (UI pages, settings). */

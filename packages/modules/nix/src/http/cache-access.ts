@@ -1,0 +1,42 @@
+import type { Request } from 'express';
+import { NotFoundError, type AccessGuard, type Owner } from '@forge/core';
+import { CacheSettingsStore, type CacheSettings } from '../store/caches.js';
+
+export interface CacheContext {
+  owner: Owner;
+  settings: CacheSettings;
+}
+
+/**
+ * Access to one owner's cache. The cache's own visibility (public, private, or the
+ * owner's) decides who reads; writers enable a cache by pushing to it, as with every
+ * package type a registry user already knows.
+ */
+export class CacheAccess {
+  constructor(
+    private readonly access: AccessGuard,
+    private readonly caches: CacheSettingsStore,
+  ) {}
+
+  private visibility = async (owner: Owner) => CacheSettingsStore.effectiveVisibility(owner, await this.caches.get(owner.id));
+
+  /** For reads: the cache must exist; a missing one looks like any missing file. */
+  async read(req: Request): Promise<CacheContext> {
+    const owner = await this.access.require(req, 'read', { visibility: this.visibility });
+    const settings = await this.caches.get(owner.id);
+    if (!settings) throw new NotFoundError(`${owner.name} has no Nix cache yet: push to it or enable it in the package settings`);
+    return { owner, settings };
+  }
+
+  /** For uploads and changes: enables the cache on first use. */
+  async write(req: Request): Promise<CacheContext & { created: boolean }> {
+    const owner = await this.access.require(req, 'write', { visibility: this.visibility });
+    const { settings, created } = await this.caches.enable(owner.id);
+    return { owner, settings, created };
+  }
+
+  /** Read access to the owner, whether or not the cache exists (settings pages). */
+  async owner(req: Request, mode: 'read' | 'write'): Promise<Owner> {
+    return this.access.require(req, mode, { visibility: this.visibility });
+  }
+}

@@ -1,0 +1,83 @@
+import type { DataSource } from 'typeorm';
+import { BadRequestError, type Owner, type Visibility } from '@forge/core';
+
+export type CacheVisibility = 'inherit' | Visibility;
+
+export interface CacheSettings {
+  ownerId: number;
+  priority: number;
+  visibility: CacheVisibility;
+  wantMassQuery: boolean;
+  createdAt: Date;
+}
+
+/** Default priority: after a local store (0) and before nothing in particular; cache.nixos.org is 40. */
+export const DEFAULT_PRIORITY = 41;
+
+/** How stale a cache's settings may be in another process. */
+const TTL_MS = 5_000;
+
+/**
+ * Per-owner cache settings (`nix_cache`). A cache exists once enabled (in settings, by the
+ * API, or by its first push). Reads are memoised: every narinfo request needs them.
+ */
+export class CacheSettingsStore {
+  readonly #memo = new Map<number, { value: CacheSettings | null; until: number }>();
+
+  constructor(private readonly ds: DataSource) {}
+
+  async get(ownerId: number): Promise<CacheSettings | null> {
+    const hit = this.#memo.get(ownerId);
+    const now = Date.now();
+    if (hit && hit.until > now) return hit.value;
+    const [row] = await this.ds.query(`SELECT * FROM nix_cache WHERE owner_id = $1`, [ownerId]);
+    const value = row ? toSettings(row) : null;
+    if (this.#memo.size > 10_000) this.#memo.clear();
+    this.#memo.set(ownerId, { value, until: now + TTL_MS });
+    return value;
+  }
+
+  /** Enables the cache if needed; returns its settings and whether this call created it. */
+  async enable(ownerId: number): Promise<{ settings: CacheSettings; created: boolean }> {
+    const inserted = await this.ds.query(
+      `INSERT INTO nix_cache (owner_id, priority) VALUES ($1, $2) ON CONFLICT (owner_id) DO NOTHING RETURNING *`,
+      [ownerId, DEFAULT_PRIORITY],
+    );
+    this.#memo.delete(ownerId);
+    if (inserted.length > 0) return { settings: toSettings(inserted[0]), created: true };
+    return { settings: (await this.get(ownerId))!, created: false };
+  }
+
+  async update(ownerId: number, changes: { priority?: number; visibility?: CacheVisibility; wantMassQuery?: boolean }): Promise<CacheSettings> {
+    if (changes.priority !== undefined && (!Number.isInteger(changes.priority) || changes.priority < 0 || changes.priority > 1000)) {
+      throw new BadRequestError('priority must be an integer from 0 to 1000 (lower is tried first; cache.nixos.org is 40)');
+    }
+    if (changes.visibility !== undefined && !['inherit', 'public', 'private'].includes(changes.visibility)) {
+      throw new BadRequestError('visibility must be inherit, public or private');
+    }
+    await this.enable(ownerId);
+    await this.ds.query(
+      `UPDATE nix_cache SET priority = coalesce($2, priority), visibility = coalesce($3, visibility),
+         want_mass_query = coalesce($4, want_mass_query) WHERE owner_id = $1`,
+      [ownerId, changes.priority ?? null, changes.visibility ?? null, changes.wantMassQuery ?? null],
+    );
+    this.#memo.delete(ownerId);
+    return (await this.get(ownerId))!;
+  }
+
+  /** The visibility readers are held to: the cache's own, or the owner's when it inherits. */
+  static effectiveVisibility(owner: Owner, settings: CacheSettings | null): Visibility {
+    if (!settings || settings.visibility === 'inherit') return owner.visibility;
+    return settings.visibility;
+  }
+}
+
+function toSettings(r: Record<string, unknown>): CacheSettings {
+  return {
+    ownerId: Number(r.owner_id),
+    priority: Number(r.priority),
+    visibility: r.visibility as CacheVisibility,
+    wantMassQuery: Boolean(r.want_mass_query),
+    createdAt: new Date(r.created_at as string),
+  };
+}

@@ -1,0 +1,198 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** One store path in one owner's cache: the narinfo's fields plus bookkeeping. */
+export interface StorePathRecord {
+  id: number;
+  ownerId: number;
+  hashPart: string;
+  name: string;
+  versionId: number;
+  url: string;
+  compression: string;
+  /** nix32 sha256 of the compressed file */
+  fileHash: string;
+  fileSize: number;
+  /** nix32 sha256 of the NAR */
+  narHash: string;
+  narSize: number;
+  narBlobId: number;
+  deriver: string | null;
+  system: string | null;
+  ca: string | null;
+  /** Reference basenames (`<hash>-<name>`), sorted. */
+  references: string[];
+  /** Signatures sent by the uploader (`name:base64`), sorted. */
+  sigs: string[];
+  createdAt: Date;
+  lastAccessedAt: Date;
+}
+
+export type NewStorePath = Omit<StorePathRecord, 'id' | 'createdAt' | 'lastAccessedAt'>;
+
+type Queryable = Pick<DataSource | EntityManager, 'query'>;
+
+export function toStorePath(r: Record<string, unknown>): StorePathRecord {
+  const refs = String(r.refs ?? '');
+  const sigs = String(r.sigs ?? '');
+  return {
+    id: Number(r.id),
+    ownerId: Number(r.owner_id),
+    hashPart: String(r.hash_part),
+    name: String(r.name),
+    versionId: Number(r.version_id),
+    url: String(r.url),
+    compression: String(r.compression),
+    fileHash: String(r.file_hash),
+    fileSize: Number(r.file_size),
+    narHash: String(r.nar_hash),
+    narSize: Number(r.nar_size),
+    narBlobId: Number(r.nar_blob_id),
+    deriver: (r.deriver as string | null) ?? null,
+    system: (r.system as string | null) ?? null,
+    ca: (r.ca as string | null) ?? null,
+    references: refs ? refs.split(' ') : [],
+    sigs: sigs ? sigs.split('\n') : [],
+    createdAt: new Date(r.created_at as string),
+    lastAccessedAt: new Date(r.last_accessed_at as string),
+  };
+}
+
+export type StorePathSort = 'created' | 'name' | 'size';
+
+export interface StorePathPage {
+  items: StorePathRecord[];
+  /** Opaque cursor for the next page, or null at the end. */
+  next: string | null;
+}
+
+/**
+ * Queries over `nix_store_path` and `nix_reference`. Every lookup goes through an index
+ * on (owner_id, …); list pages use keyset pagination so page 1000 costs what page 1 does.
+ */
+export class StorePaths {
+  constructor(private readonly db: Queryable) {}
+
+  async byHash(ownerId: number, hashPart: string): Promise<StorePathRecord | null> {
+    const [row] = await this.db.query(`SELECT * FROM nix_store_path WHERE owner_id = $1 AND hash_part = $2`, [ownerId, hashPart]);
+    return row ? toStorePath(row) : null;
+  }
+
+  async byId(id: number): Promise<StorePathRecord | null> {
+    const [row] = await this.db.query(`SELECT * FROM nix_store_path WHERE id = $1`, [id]);
+    return row ? toStorePath(row) : null;
+  }
+
+  async byVersion(versionId: number): Promise<StorePathRecord | null> {
+    const [row] = await this.db.query(`SELECT * FROM nix_store_path WHERE version_id = $1`, [versionId]);
+    return row ? toStorePath(row) : null;
+  }
+
+  /** Hash parts among `hashParts` that the owner's cache holds, with their names. */
+  async present(ownerId: number, hashParts: string[]): Promise<Map<string, string>> {
+    if (hashParts.length === 0) return new Map();
+    const rows: Array<{ hash_part: string; name: string }> = await this.db.query(
+      `SELECT hash_part, name FROM nix_store_path WHERE owner_id = $1 AND hash_part = ANY($2::char(32)[])`,
+      [ownerId, hashParts],
+    );
+    return new Map(rows.map((r) => [r.hash_part, r.name]));
+  }
+
+  /** Paths of this owner that reference `hashPart` (excluding itself). */
+  async referrers(ownerId: number, hashPart: string, limit = 1000): Promise<StorePathRecord[]> {
+    const rows = await this.db.query(
+      `SELECT p.* FROM nix_reference r JOIN nix_store_path p ON p.id = r.path_id
+       WHERE r.owner_id = $1 AND r.ref_hash = $2 AND p.hash_part <> $2 ORDER BY p.name, p.id LIMIT $3`,
+      [ownerId, hashPart, limit],
+    );
+    return rows.map(toStorePath);
+  }
+
+  /** Paths whose narinfo names `url` as their NAR. */
+  async countByUrl(ownerId: number, url: string): Promise<number> {
+    const [row] = await this.db.query(`SELECT count(*)::int AS n FROM nix_store_path WHERE owner_id = $1 AND url = $2`, [ownerId, url]);
+    return Number(row.n);
+  }
+
+  async byDeriver(ownerId: number, deriver: string): Promise<StorePathRecord[]> {
+    const rows = await this.db.query(`SELECT * FROM nix_store_path WHERE owner_id = $1 AND deriver = $2`, [ownerId, deriver]);
+    return rows.map(toStorePath);
+  }
+
+  /** The closure of a path in this cache: itself and everything it references, transitively. */
+  async closure(ownerId: number, hashPart: string): Promise<{ count: number; narSize: number }> {
+    const [row] = await this.db.query(
+      `WITH RECURSIVE c(hash_part) AS (
+         SELECT $2::char(32)
+         UNION
+         SELECT r.ref_hash FROM c JOIN nix_store_path p ON p.owner_id = $1 AND p.hash_part = c.hash_part
+           JOIN nix_reference r ON r.path_id = p.id)
+       SELECT count(p.id)::int AS count, coalesce(sum(p.nar_size), 0)::bigint AS nar_size
+       FROM c JOIN nix_store_path p ON p.owner_id = $1 AND p.hash_part = c.hash_part`,
+      [ownerId, hashPart],
+    );
+    return { count: Number(row.count), narSize: Number(row.nar_size) };
+  }
+
+  /**
+   * One page of an owner's store paths. `query` matches a name substring or a hash-part
+   * prefix. Keyset pagination: the cursor carries the sort key of the last row.
+   */
+  async list(ownerId: number, options: { sort?: StorePathSort; query?: string; limit?: number; cursor?: string | null }): Promise<StorePathPage> {
+    const sort = options.sort ?? 'created';
+    const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
+    const params: unknown[] = [ownerId];
+    const where = ['owner_id = $1'];
+    const q = options.query?.trim().toLowerCase();
+    if (q) {
+      params.push(`%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+      const like = `$${params.length}`;
+      params.push(`${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+      where.push(`(lower(name) LIKE ${like} OR hash_part LIKE $${params.length})`);
+    }
+    const cursor = decodeCursor(options.cursor);
+    const order = {
+      created: { cols: 'created_at DESC, id DESC', key: 'created_at', dir: '<' },
+      name: { cols: 'name ASC, id ASC', key: 'name', dir: '>' },
+      size: { cols: 'nar_size DESC, id DESC', key: 'nar_size', dir: '<' },
+    }[sort];
+    if (cursor) {
+      params.push(cursor.key, cursor.id);
+      where.push(`(${order.key}, id) ${order.dir} ($${params.length - 1}, $${params.length})`);
+    }
+    const rows = await this.db.query(
+      `SELECT * FROM nix_store_path WHERE ${where.join(' AND ')} ORDER BY ${order.cols} LIMIT ${limit + 1}`,
+      params,
+    );
+    const items = rows.slice(0, limit).map(toStorePath);
+    const last = items[items.length - 1];
+    const next =
+      rows.length > limit && last
+        ? encodeCursor(sort === 'created' ? last.createdAt.toISOString() : sort === 'name' ? last.name : last.narSize, last.id)
+        : null;
+    return { items, next };
+  }
+
+  async stats(ownerId: number): Promise<{ paths: number; narBytes: number; fileBytes: number; lastPush: Date | null }> {
+    const [row] = await this.db.query(
+      `SELECT count(*)::int AS paths, coalesce(sum(nar_size), 0)::bigint AS nar, coalesce(sum(file_size), 0)::bigint AS file,
+              max(created_at) AS last FROM nix_store_path WHERE owner_id = $1`,
+      [ownerId],
+    );
+    return { paths: Number(row.paths), narBytes: Number(row.nar), fileBytes: Number(row.file), lastPush: row.last ? new Date(row.last) : null };
+  }
+}
+
+function encodeCursor(key: string | number, id: number): string {
+  return Buffer.from(JSON.stringify([key, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string | null | undefined): { key: string | number; id: number } | null {
+  if (!cursor) return null;
+  try {
+    const [key, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string | number, number];
+    if ((typeof key !== 'string' && typeof key !== 'number') || !Number.isInteger(id)) return null;
+    return { key, id };
+  } catch {
+    return null;
+  }
+}

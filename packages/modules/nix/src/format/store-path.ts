@@ -94,6 +94,9 @@ export function parseStorePath(path: string, storeDir: string = NIX_STORE_DIR): 
     throw new StorePathError(`'${path}' is not in the Nix store (expected a path starting with '${prefix}')`);
   }
   const baseName = path.slice(prefix.length);
+  if (baseName.startsWith('/') || baseName === '') {
+    throw new StorePathError(`'${path}' is not a canonical store path (empty path component)`);
+  }
   if (baseName.includes('/')) {
     throw new StorePathError(`'${path}' is not a store path: it names something inside '${prefix}${baseName.split('/')[0]}'`);
   }

@@ -1,0 +1,21 @@
+import { execSync } from 'node:child_process';
+import fs from 'node:fs';
+import { it } from 'vitest';
+import { startTestServer } from '@forge/server/testing';
+it('smoke', async () => {
+  const t = await startTestServer({ db: 'pglite', config: { logLevel: 'info', accessLog: true } });
+  const alice = await t.createUser('alice');
+  const token = await t.token(alice);
+  const dir = fs.mkdtempSync('/tmp/smoke/');
+  fs.writeFileSync(`${dir}/netrc`, `machine 127.0.0.1 password ${token}\n`);
+  fs.writeFileSync(`${dir}/a.txt`, 'hello ' + Math.random());
+  const p = execSync(`nix-store --add ${dir}/a.txt`).toString().trim();
+  const env = { ...process.env, XDG_CACHE_HOME: `${dir}/cache` };
+  const url = `${t.url}/api/packages/alice/nix`;
+  const run = (cmd: string) => { try { return execSync(cmd, { env, stdio: 'pipe' }).toString(); } catch (e: any) { return 'FAILED ' + e.stderr?.toString(); } };
+  console.log(run(`nix --extra-experimental-features nix-command copy --option netrc-file ${dir}/netrc --option narinfo-cache-negative-ttl 0 --to '${url}?write-nar-listing=1' ${p} 2>&1`));
+  console.log(await (await fetch(`${url}/${p.slice(11, 43)}.narinfo`)).text());
+  console.log(await (await fetch(`${url}/-/public-key`)).text());
+  console.log(run(`nix --extra-experimental-features nix-command path-info --json --store '${url}' ${p} 2>&1`));
+  await t.close();
+}, 60000);

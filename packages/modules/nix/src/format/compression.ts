@@ -119,10 +119,10 @@ export function parseNarFileName(fileName: string): NarFileName | undefined {
 }
 
 /** How many leading bytes {@link detectCompression} needs to decide. */
-export const COMPRESSION_MAGIC_LENGTH = 16;
+export const COMPRESSION_MAGIC_LENGTH = 24;
 
 /** Uncompressed NARs start with `str("nix-archive-1")`. */
-const NAR_MAGIC = Uint8Array.of(13, 0, 0, 0, 0, 0, 0, 0, ...Buffer.from('nix-archive-1'));
+const NAR_MAGIC = Uint8Array.of(13, 0, 0, 0, 0, 0, 0, 0, ...Buffer.from('nix-archive-1'), 0, 0, 0);
 
 const MAGICS: ReadonlyArray<readonly [CompressionName, Uint8Array]> = [
   ['xz', Uint8Array.of(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)],

@@ -12,10 +12,10 @@
  * output is queued. `maxOutputSize` stops a decompression bomb as soon as it is exceeded.
  */
 import { Buffer } from 'node:buffer';
-import { createBrotliDecompress, createGunzip, constants as zlibConstants, type Gunzip, type BrotliDecompress } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, type BrotliDecompress, type Gunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { assertSupportedCompression, type CompressionName } from './compression.js';
-import { CompressionError, SizeLimitError } from './errors.js';
+import { CompressionError, NixFormatError, SizeLimitError } from './errors.js';
 import { XzDecoder } from './xz-decoder.js';
 
 /** Options of {@link createDecompressor}. */
@@ -115,7 +115,7 @@ function zstd(sink: Sink): Core {
     try {
       f();
     } catch (err) {
-      failed = err instanceof SizeLimitError || !isZstdError(err) ? err : new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`);
+      failed = isZstdError(err) ? new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`) : err;
       throw failed;
     }
   };
@@ -138,7 +138,7 @@ function zstd(sink: Sink): Core {
 
 /** fzstd throws plain Errors with a numeric `code` (ZstdErrorCode). */
 function isZstdError(err: unknown): boolean {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'number';
+  return err instanceof Error && !(err instanceof NixFormatError) && typeof (err as { code?: unknown }).code === 'number';
 }
 
 function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string): Core {
@@ -147,10 +147,7 @@ function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string
   const waiters = new Set<(err: unknown) => void>();
   const fail = (err: unknown): void => {
     if (failure !== undefined) return;
-    failure =
-      err instanceof SizeLimitError || !(err instanceof Error) || !('errno' in err || 'code' in err)
-        ? err
-        : new CompressionError(`the ${label} data is corrupt: ${describeZlibError(err)}`);
+    failure = isZlibError(err) ? new CompressionError(`the ${label} data is corrupt: ${describeZlibError(err)}`) : err;
     stream.destroy();
     for (const w of waiters) w(failure);
   };
@@ -164,8 +161,14 @@ function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string
     }
   });
   stream.on('error', fail);
+  let bytesIn = 0;
   stream.on('end', () => {
     ended = true;
+    // zlib stops at the end of the compressed stream and silently drops what follows
+    // (brotli always, gzip for zero bytes); bytesWritten counts what it consumed.
+    if (stream.bytesWritten < bytesIn) {
+      fail(new CompressionError(`the ${label} data has ${bytesIn - stream.bytesWritten} bytes of trailing garbage after the end of the stream`));
+    }
     for (const w of waiters) w(undefined);
   });
   const wait = (start: (done: (err: unknown) => void) => void): Promise<void> =>
@@ -183,7 +186,11 @@ function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string
   return {
     // Node's zlib calls the write callback after the chunk's output was pushed, and with a
     // 'data' listener attached that output reached the sink synchronously.
-    write: (chunk) => wait((done) => stream.write(chunk, (err) => done(err))),
+    write: (chunk) =>
+      wait((done) => {
+        bytesIn += chunk.length;
+        stream.write(chunk, (err) => done(err));
+      }),
     end: () =>
       wait((done) => {
         if (ended) done(undefined);
@@ -196,12 +203,18 @@ function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string
   };
 }
 
+/** zlib reports bad data with `Z_*` / `ERR_BROTLI_*` codes; anything else (a sink's error) passes through. */
+function isZlibError(err: unknown): err is Error {
+  if (!(err instanceof Error) || err instanceof NixFormatError) return false;
+  const code = (err as { code?: unknown }).code;
+  // Brotli decoder errors are `ERR__ERROR_FORMAT_…`, `ERR__ERROR_UNREACHABLE`, ….
+  return typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR__') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR_ZLIB'));
+}
+
 function describeZlibError(err: Error): string {
-  const code = (err as { code?: string }).code;
+  const code = (err as { code?: string }).code ?? '';
   if (code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message)) return 'the stream is truncated';
-  if (code === 'ERR_BROTLI_DECOMPRESSION_FAILED' || code === String(zlibConstants.BROTLI_DECODER_ERROR_FORMAT_PADDING_1)) {
-    return 'not valid brotli data';
-  }
+  if (code.startsWith('ERR__ERROR_')) return `not valid brotli data (${code.slice('ERR__'.length)})`;
   return err.message;
 }
 

@@ -87,7 +87,7 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
   const parser = new NarParser(options.maxNarSize === undefined ? {} : { maxSize: options.maxNarSize });
   let decompressor: Decompressor | undefined;
   let compression: SupportedCompression | undefined;
-  // Bytes held back until enough are there to recognise the compression (at most 16).
+  // Bytes held back until enough are there to recognise the compression (at most 24).
   let head: Uint8Array[] = [];
   let headLength = 0;
   let failure: unknown;

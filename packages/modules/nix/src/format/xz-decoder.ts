@@ -46,6 +46,8 @@ const W_OUT_POS = 5;
 // enum xz_ret (xz-embedded linux/include/linux/xz.h).
 const XZ_OK = 0;
 const XZ_STREAM_END = 1;
+const XZ_FORMAT_ERROR = 5;
+const XZ_BUF_ERROR = 8;
 const XZ_MESSAGES: Record<number, string> = {
   2: 'the xz integrity check type is not supported',
   3: 'out of memory while decoding xz',
@@ -98,6 +100,8 @@ export class XzDecoder {
   private readonly bufSize: number;
   private readonly inStart: number;
   private readonly outStart: number;
+  /** Whether any output was produced: then a format error means garbage after a stream. */
+  private producedOutput = false;
 
   private constructor(
     private readonly xz: XzExports,
@@ -159,18 +163,27 @@ export class XzDecoder {
       let words = this.words();
       const produced = words[W_OUT_POS];
       if (produced > 0) {
+        this.producedOutput = true;
         this.onData(new Uint8Array(this.xz.memory.buffer, this.outStart, produced));
         words = this.words();
         words[W_OUT_POS] = 0;
       }
       if (ret === XZ_STREAM_END) return;
-      if (ret !== XZ_OK) throw new CompressionError(XZ_MESSAGES[ret] ?? `xz decoding failed with code ${ret}`);
+      if (ret !== XZ_OK) throw new CompressionError(this.describe(ret));
       const outputFull = produced === this.bufSize;
       if (!finishing && words[W_IN_POS] === words[W_IN_SIZE] && !outputFull) return;
       // Finishing: xz-embedded answers XZ_BUF_ERROR on the second call without progress, so
       // this loop ends; the guard is only against an ABI surprise.
       if (calls > 1_000_000) throw new CompressionError('xz decoder made no progress');
     }
+  }
+
+  private describe(ret: number): string {
+    // xz_dec_catrun starts a new stream after a complete one, so bytes after the end surface
+    // as a bad stream header, or as a truncated one if fewer than 12 bytes follow.
+    if (this.producedOutput && ret === XZ_FORMAT_ERROR) return 'the xz data has trailing garbage after the end of the stream';
+    if (this.producedOutput && ret === XZ_BUF_ERROR) return 'the xz stream is truncated or followed by trailing garbage';
+    return XZ_MESSAGES[ret] ?? `xz decoding failed with code ${ret}`;
   }
 
   private words(): Uint32Array {

@@ -1,0 +1,208 @@
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import {
+  COMPRESSION_MAGIC_LENGTH,
+  COMPRESSION_NAMES,
+  CompressionError,
+  SizeLimitError,
+  XzDecoder,
+  createDecompressor,
+  decompressChunks,
+  detectCompression,
+  formatHash,
+  narFileExtension,
+  narFileUrl,
+  parseNarFileName,
+  parseNarInfo,
+  sha256,
+  type CompressionName,
+} from '../../../src/format/index.js';
+import { CACHE_COMPRESSIONS, cacheFiles, chunked, fixture, fixtureText, hashPath, narFiles, paths, prng } from './fixtures.js';
+
+const treeNar = fixture(`cache-none/nar/${hashPath.find((h) => h.path === paths.tree)!.nix32}.nar`);
+
+/** Fixture NAR files of a cache with the uncompressed NAR each decodes to. */
+function pairs(compression: string): Array<[string, Buffer]> {
+  return cacheFiles(compression, '.narinfo').map((f) => {
+    const info = parseNarInfo(fixtureText(f));
+    return [`cache-${compression}/${info.url}`, fixture(`cache-none/nar/${formatHash(info.narHash).slice(7)}.nar`)];
+  });
+}
+
+async function decompress(compression: CompressionName, chunks: Iterable<Uint8Array>, maxOutputSize?: number): Promise<Buffer> {
+  const out: Buffer[] = [];
+  const d = createDecompressor(compression, (c) => out.push(Buffer.from(c)), maxOutputSize === undefined ? {} : { maxOutputSize });
+  for (const c of chunks) await d.write(c);
+  await d.end();
+  return Buffer.concat(out);
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('compression names and NAR file names', () => {
+  it('uses the suffixes Nix 2.8 writes', () => {
+    const table = Object.fromEntries(COMPRESSION_NAMES.map((c) => [c, narFileExtension(c)]));
+    expect(table).toEqual({
+      none: '', br: '.br', bzip2: '.bz2', compress: '', grzip: '', gzip: '', lrzip: '', lz4: '.lz4', lzip: '.lzip', lzma: '', lzop: '', xz: '.xz', zstd: '.zst',
+    });
+  });
+
+  it.each(CACHE_COMPRESSIONS)('reproduces the URL of every narinfo (%s)', (compression) => {
+    for (const f of cacheFiles(compression, '.narinfo')) {
+      const info = parseNarInfo(fixtureText(f));
+      expect(narFileUrl(info.fileHash!, info.compression)).toBe(info.url);
+      const parsed = parseNarFileName(info.url.slice(4))!;
+      expect(parsed.compressions).toContain(info.compression);
+      expect(parsed.fileHash).toBe(formatHash(info.fileHash!).slice(7));
+    }
+  });
+
+  it('knows that a bare .nar is ambiguous', () => {
+    expect(parseNarFileName(`${'0'.repeat(52)}.nar`)?.compressions).toEqual(['none', 'compress', 'grzip', 'gzip', 'lrzip', 'lzma', 'lzop']);
+    expect(parseNarFileName(`${'0'.repeat(52)}.nar.zst`)?.compressions).toEqual(['zstd']);
+    expect(parseNarFileName(`${'0'.repeat(52)}.nar.gz`)).toBeUndefined();
+    expect(parseNarFileName(`${'0'.repeat(51)}.nar`)).toBeUndefined();
+  });
+
+  it.each<[string, CompressionName | undefined]>([
+    ['xz', 'xz'],
+    ['zstd', 'zstd'],
+    ['gzip', 'gzip'],
+    ['bzip2', 'bzip2'],
+    ['none', 'none'],
+    ['br', undefined],
+  ])('detects %s data from its magic bytes', (compression, expected) => {
+    for (const f of narFiles(compression)) expect(detectCompression(fixture(f).subarray(0, COMPRESSION_MAGIC_LENGTH))).toBe(expected);
+  });
+
+  it('detects the other magic numbers Nix can produce', () => {
+    expect(detectCompression(Buffer.from('04224d18', 'hex'))).toBe('lz4');
+    expect(detectCompression(Buffer.from('LZIP\x01'))).toBe('lzip');
+    expect(detectCompression(Buffer.from('1f9d90', 'hex'))).toBe('compress');
+    expect(detectCompression(Buffer.from('502a4d18', 'hex'))).toBe('zstd');
+    expect(detectCompression(Buffer.from('nix-archive-1'))).toBeUndefined();
+  });
+});
+
+describe('decompressors', () => {
+  it.each(['xz', 'zstd', 'gzip', 'br', 'none'] as const)('decode every %s fixture, in any chunking', async (compression) => {
+    for (const [file, expected] of pairs(compression)) {
+      const bytes = fixture(file);
+      expect(await decompress(compression, [bytes])).toEqual(expected);
+      expect(await decompress(compression, chunked(bytes, () => 1))).toEqual(expected);
+      const rand = prng(7);
+      expect(await decompress(compression, chunked(bytes, () => Math.floor(rand() * 100)))).toEqual(expected);
+    }
+  });
+
+  it('decode large gzip and brotli data', async () => {
+    const rand = prng(3);
+    const data = Buffer.from(Array.from({ length: 3_000_000 }, () => Math.floor(rand() * 4) + 97));
+    expect(await decompress('gzip', chunked(gzipSync(data), () => 65536))).toEqual(data);
+    expect(await decompress('br', chunked(brotliCompressSync(data), () => 65536))).toEqual(data);
+  });
+
+  it.each(['bzip2', 'lz4', 'lzip', 'lzma', 'lzop', 'compress', 'grzip', 'lrzip'] as const)('refuse %s, naming what is supported', (compression) => {
+    expect(() => createDecompressor(compression, () => {})).toThrow(CompressionError);
+    expect(() => createDecompressor(compression, () => {})).toThrow(
+      `unsupported compression: '${compression}' is not supported by this cache; supported: none, xz, zstd, gzip, br`,
+    );
+    expect(() => createDecompressor('foo' as CompressionName, () => {})).toThrow(/'foo' is not a compression Nix knows/);
+  });
+
+  const [xzFile] = pairs('xz').find(([, nar]) => nar.length > 100_000)!;
+  const [zstdFile] = pairs('zstd').find(([, nar]) => nar.length > 100_000)!;
+  const cases: Array<[CompressionName, Buffer]> = [
+    ['xz', fixture(xzFile)],
+    ['zstd', fixture(zstdFile)],
+    ['gzip', gzipSync(treeNar)],
+    ['br', brotliCompressSync(treeNar)],
+  ];
+
+  it.each(cases)('report truncated %s data', async (compression, bytes) => {
+    const err = await failure(decompress(compression, [bytes.subarray(0, bytes.length - 5)]));
+    expect(err).toBeInstanceOf(CompressionError);
+    expect(err.message).toMatch(new RegExp(`${compression === 'br' ? 'brotli' : compression}.*(truncated|unexpected EOF)`));
+  });
+
+  it.each(cases)('report %s data with trailing garbage', async (compression, bytes) => {
+    const err = await failure(decompress(compression, [Buffer.concat([bytes, Buffer.from('garbage!')])]));
+    expect(err).toBeInstanceOf(CompressionError);
+  });
+
+  it.each(cases)('stop a %s bomb at maxOutputSize', async (compression, bytes) => {
+    const err = await failure(decompress(compression, [bytes], 50_000));
+    expect(err).toBeInstanceOf(SizeLimitError);
+    expect(err.message).toBe('decompressed data exceeds the limit of 50000 bytes');
+    expect(await decompress(compression, [bytes], treeNar.length)).toEqual(treeNar);
+  });
+
+  it('report corrupt xz data (CRC64 checked)', async () => {
+    const bytes = Buffer.from(fixture(xzFile));
+    bytes[bytes.length - 40]! ^= 0xff;
+    expect((await failure(decompress('xz', [bytes]))).message).toMatch(/xz data is corrupt|xz stream/);
+  });
+
+  it('report corrupt gzip and brotli data', async () => {
+    const gz = gzipSync(treeNar);
+    gz[200]! ^= 0xff;
+    expect((await failure(decompress('gzip', [gz]))).message).toMatch(/^the gzip data is corrupt: /);
+    const br = brotliCompressSync(treeNar);
+    br[20]! ^= 0xff;
+    const err = await failure(decompress('br', [br]));
+    expect(err).toBeInstanceOf(CompressionError);
+    expect(err.message).toMatch(/^the brotli data is corrupt: not valid brotli data \(ERROR_/);
+  });
+
+  it('report non-xz data and empty input', async () => {
+    expect((await failure(decompress('xz', [treeNar]))).message).toBe('the data is not in xz format (bad magic bytes)');
+    expect((await failure(decompress('xz', []))).message).toBe('the xz stream is truncated');
+    expect((await failure(decompress('zstd', []))).message).toBe('the zstd stream is empty');
+    expect((await failure(decompress('gzip', []))).message).toMatch(/gzip.*truncated/);
+  });
+
+  it('decode concatenated xz streams with stream padding, as liblzma does', async () => {
+    const a = fixture(xzFile);
+    expect(await decompress('xz', [a, Buffer.alloc(4), a])).toEqual(Buffer.concat([treeNar, treeNar]));
+    expect((await failure(decompress('xz', [a, Buffer.alloc(3)]))).message).toBe('the xz data is corrupt');
+  });
+
+  it('run many xz decoders at once, interleaved (each has its own wasm context)', async () => {
+    const bytes = fixture(xzFile);
+    const outs: Buffer[][] = [];
+    const decoders = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        outs[i] = [];
+        return XzDecoder.create((c) => outs[i]!.push(Buffer.from(c)));
+      }),
+    );
+    // Every decoder allocates its 8 MiB dictionary on first use, growing wasm memory under the others.
+    for (let pos = 0; pos < bytes.length; pos += 37) for (const d of decoders) d.write(bytes.subarray(pos, pos + 37));
+    for (const d of decoders) d.end();
+    for (const out of outs) expect(Buffer.concat(out)).toEqual(treeNar);
+    expect(() => decoders[0]!.write(bytes)).toThrow(/used after end/);
+  });
+
+  it('release an abandoned xz decoder', async () => {
+    const d = createDecompressor('xz', () => {});
+    await d.write(fixture(xzFile).subarray(0, 100));
+    d.destroy();
+    d.destroy();
+  });
+
+  it('stream through decompressChunks', async () => {
+    async function* source(): AsyncGenerator<Uint8Array> {
+      yield* chunked(fixture(zstdFile), () => 50);
+    }
+    const out: Uint8Array[] = [];
+    for await (const c of decompressChunks(source(), 'zstd')) out.push(c);
+    expect(formatHash(sha256(Buffer.concat(out)))).toBe(formatHash(sha256(treeNar)));
+  });
+});

@@ -200,6 +200,20 @@ describe.runIf(nix.available)('nix harness (real nix client against a file:// bi
     expect(deleted.deleted).toEqual([file]);
   });
 
+  it('shows the CA pitfall: nix-store --add paths substitute without any trusted signature', async () => {
+    const file = await addText(client, 'harness-ca.txt', 'content-addressed');
+    built.push(file);
+    const cache = path.join(dir, 'cache-unsigned');
+    client.assertOk(await copyTo(client, fileStoreUrl(cache), [file]));
+    const narinfo = readFileSync(path.join(cache, `${path.basename(file).slice(0, 32)}.narinfo`), 'utf8');
+    expect(narinfo).toMatch(/^CA: fixed:r:sha256:/m);
+    expect(narinfo).not.toMatch(/^Sig:/m);
+    client.assertOk(await deleteLocal(client, [file]));
+    const r = await realiseFromSubstituter(client, [file], { substituter: fileStoreUrl(cache), trustedPublicKeys: [] });
+    client.assertOk(r);
+    expect(r.realised).toEqual([file]);
+  });
+
   it('explains a failure with the tail of the client log', async () => {
     const failure = client.run('nix-store', ['--realise', '/nix/store/00000000000000000000000000000000-x'], { check: true });
     await expect(failure).rejects.toThrow(/last lines of .*nix-harness\.log[\s\S]*=== exit 1/);

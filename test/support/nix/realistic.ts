@@ -87,7 +87,9 @@ export function realisticClosureSpec(options: RealisticOptions): RealisticClosur
 
     const large = size > 8 * 1024 * 1024;
     const r = rand();
-    const content: ContentKind = large ? (r < 0.3 ? 'binary' : r < 0.8 ? 'mixed' : 'text') : r < 0.1 ? 'binary' : r < 0.35 ? 'mixed' : 'text';
+    // About a fifth of all bytes end up random: large paths are often mixed (binaries with
+    // string tables, firmware), rarely pure random; small ones are mostly text.
+    const content: ContentKind = large ? (r < 0.1 ? 'binary' : r < 0.6 ? 'mixed' : 'text') : r < 0.05 ? 'binary' : r < 0.3 ? 'mixed' : 'text';
     const fileSize = 24 * 1024 * Math.exp(1.2 * gaussian(rand));
     const files = Math.max(1, Math.min(400, Math.round(size / fileSize)));
 

@@ -3,6 +3,8 @@
  * server's end-to-end tests do the same against `http://`.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +88,38 @@ describe.runIf(nix.available)('nix harness (real nix client against a file:// bi
     expect(reconfigured.stdout).toContain(`trusted-public-keys = ${key.publicKey}`);
     expect(reconfigured.stdout).toMatch(/^require-sigs = false$/m);
     client.configure({ substituters: [], trustedPublicKeys: [], requireSigs: true });
+  });
+
+  it('sends the netrc credentials over http:// and keeps the binary-cache sqlite per client', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
+      if (req.url === '/cache/nix-cache-info') res.writeHead(200).end('StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 30\n');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cache`;
+      const missing = '/nix/store/00000000000000000000000000000000-missing';
+      const http = createNixClient({ dir: path.join(dir, 'http-client'), netrc: [{ machine: '127.0.0.1', password: 'tok1' }] });
+      expect((await pathInfo(http, url, [missing], { check: true })).invalid).toEqual([missing]);
+      expect(seen[0]).toBe(`GET /cache/nix-cache-info Basic ${Buffer.from(':tok1').toString('base64')}`);
+      expect(existsSync(path.join(http.cacheHome, 'nix', 'binary-cache-v6.sqlite'))).toBe(true);
+
+      seen.length = 0;
+      http.setNetrc([{ machine: '127.0.0.1', login: 'alice', password: 'tok2' }]);
+      await pathInfo(http, url, [missing], { check: true });
+      // 2.8 never refetches nix-cache-info once cached …
+      expect(seen.some((l) => l.includes('nix-cache-info'))).toBe(false);
+      expect(seen[0]).toMatch(new RegExp(`^(HEAD|GET) /cache/0{32}\\.narinfo Basic ${Buffer.from('alice:tok2').toString('base64')}$`));
+      // … unless the client's cache is cleared (or it is a different client).
+      seen.length = 0;
+      http.clearCache();
+      await pathInfo(http, url, [missing], { check: true });
+      expect(seen[0]).toMatch(/^GET \/cache\/nix-cache-info /);
+    } finally {
+      server.close();
+    }
   });
 
   it('builds fresh salted paths with the requested references, in topological order', async () => {

@@ -5,9 +5,12 @@ import { defineConfig } from 'vitest/config';
 // condition), so tests never run against a stale build.
 const conditions = ['@forge/source', ...defaultServerConditions];
 
+// UI views are preact TSX (packages/web, modules' ui/ folders): the automatic JSX runtime
+// from preact, the same settings as those packages' tsconfig (`jsxImportSource: preact`).
 const shared = {
   resolve: { conditions },
   ssr: { resolve: { conditions } },
+  oxc: { jsx: { runtime: 'automatic' as const, importSource: 'preact' } },
 };
 
 export default defineConfig({

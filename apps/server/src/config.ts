@@ -27,6 +27,8 @@ export interface ForgeConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** One log line per request (`FORGE_ACCESS_LOG`, default on). */
   accessLog: boolean;
+  /** Turns off self-registration in the web UI (`FORGE_DISABLE_REGISTRATION=1`); Gitea's default is on. */
+  disableRegistration: boolean;
 }
 
 /** Every environment variable loadConfig reads (docs and the deployment test check against it). */
@@ -44,6 +46,7 @@ export const CONFIG_ENV_VARS = [
   'FORGE_SECRET',
   'LOG_LEVEL',
   'FORGE_ACCESS_LOG',
+  'FORGE_DISABLE_REGISTRATION',
 ] as const;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ForgeConfig {
@@ -72,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     secret: env.FORGE_SECRET || undefined,
     logLevel,
     accessLog: !['0', 'false', 'no', 'off'].includes(String(env.FORGE_ACCESS_LOG ?? '1').toLowerCase()),
+    disableRegistration: ['1', 'true', 'yes', 'on'].includes(String(env.FORGE_DISABLE_REGISTRATION ?? '').toLowerCase()),
   };
 }
 

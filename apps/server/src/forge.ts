@@ -6,7 +6,7 @@ import { createLocalBlobStore } from '@forge/blob-store';
 import { openDatabase, type Database, type DatabaseOptions } from '@forge/db';
 import { OwnerKeyService, SecretBox } from '@forge/keys';
 import { Registry } from '@forge/registry';
-import { UiContributions } from '@forge/web';
+import { createWebUi, UiContributions } from '@forge/web';
 import type { ForgeConfig } from './config.js';
 import { errorHandler, notFound, requestLog } from './http-errors.js';
 import { registerModules, validateModules } from './load-modules.js';
@@ -112,6 +112,8 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       onShutdown: (hook) => shutdownHooks.push(hook),
     }));
 
+    // The web UI answers every address outside /api/ (HTML pages and errors); it reads what modules registered.
+    app.use(createWebUi({ owners, tokens, access, registry, ui, secret, baseUrl: config.baseUrl, registration: !config.disableRegistration, logger: logger.child({ component: 'web' }) }));
     app.use(notFound);
     app.use(errorHandler(logger));
 

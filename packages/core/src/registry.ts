@@ -119,6 +119,20 @@ export interface ListPackagesQuery {
   limit?: number;
 }
 
+/** A package as package lists show it. */
+export interface PackageSummary {
+  versions: number;
+  /** The newest version (by creation time), or null when it has none. */
+  latest: VersionRecord | null;
+}
+
+/** A version as version lists show it. */
+export interface VersionSummary {
+  files: number;
+  /** Bytes of its files, counted once per file. */
+  size: number;
+}
+
 export interface OwnerUsage {
   /** Bytes of all files held by the owner, counted once per reference. */
   referencedBytes: number;
@@ -156,6 +170,10 @@ export interface RegistryService {
   getVersion(packageId: number, version: string): Promise<VersionRecord | null>;
   getVersionById(id: number): Promise<VersionRecord | null>;
   listVersions(packageId: number): Promise<VersionRecord[]>;
+  /** Version count and newest version of each package (for package lists; every id is present). */
+  summarizePackages(packageIds: number[]): Promise<Map<number, PackageSummary>>;
+  /** File count and size of each version (for version lists; every id is present). */
+  summarizeVersions(versionIds: number[]): Promise<Map<number, VersionSummary>>;
   listFiles(versionId: number): Promise<FileRecord[]>;
   getFile(versionId: number, name: string, compositeKey?: string): Promise<FileRecord | null>;
   getOwnerFile(ownerId: number, type: string, key: string): Promise<OwnerFileRecord | null>;

@@ -10,6 +10,7 @@ import {
   type OwnerFileRecord,
   type OwnerUsage,
   type PackageRecord,
+  type PackageSummary,
   type PropertyRecord,
   type PropertyTarget,
   type RegistryService,
@@ -17,6 +18,7 @@ import {
   type StagedBlob,
   type StageOptions,
   type VersionRecord,
+  type VersionSummary,
 } from '@forge/core';
 import { FILE_COLUMNS, OWNER_FILE_COLUMNS, toFile, toOwnerFile, toPackage, toProperty, toVersion } from './rows.js';
 import { Transaction } from './transaction.js';
@@ -143,6 +145,36 @@ export class Registry implements RegistryService {
   async listVersions(packageId: number): Promise<VersionRecord[]> {
     const rows = await this.q(`SELECT * FROM package_version WHERE package_id = $1 ORDER BY created_at DESC, id DESC`, [packageId]);
     return rows.map(toVersion);
+  }
+
+  async summarizePackages(packageIds: number[]): Promise<Map<number, PackageSummary>> {
+    const result = new Map<number, PackageSummary>();
+    if (packageIds.length === 0) return result;
+    const rows = await this.q(
+      `SELECT DISTINCT ON (v.package_id) v.*, count(*) OVER (PARTITION BY v.package_id) AS version_count
+       FROM package_version v WHERE v.package_id = ANY($1::int[])
+       ORDER BY v.package_id, v.created_at DESC, v.id DESC`,
+      [packageIds],
+    );
+    for (const id of packageIds) result.set(id, { versions: 0, latest: null });
+    for (const row of rows) {
+      const latest = toVersion(row);
+      result.set(latest.packageId, { versions: Number(row.version_count), latest });
+    }
+    return result;
+  }
+
+  async summarizeVersions(versionIds: number[]): Promise<Map<number, VersionSummary>> {
+    const result = new Map<number, VersionSummary>(versionIds.map((id) => [id, { files: 0, size: 0 }]));
+    if (versionIds.length === 0) return result;
+    const rows = await this.q<{ version_id: number | string; files: number | string; size: number | string }>(
+      `SELECT f.version_id, count(*) AS files, coalesce(sum(b.size), 0) AS size
+       FROM package_file f JOIN package_blob b ON b.id = f.blob_id
+       WHERE f.version_id = ANY($1::int[]) GROUP BY f.version_id`,
+      [versionIds],
+    );
+    for (const row of rows) result.set(Number(row.version_id), { files: Number(row.files), size: Number(row.size) });
+    return result;
   }
 
   async listFiles(versionId: number): Promise<FileRecord[]> {

@@ -1,1 +1,2 @@
 export { UiContributions, type SettingsPanel } from './ui-registry.js';
+export { createWebUi, type WebUiOptions } from './web-ui.js';

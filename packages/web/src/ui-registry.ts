@@ -1,11 +1,9 @@
-import type { Request, Router } from 'express';
+import type { Router } from 'express';
 import type { VNode } from 'preact';
-import type { Owner, SettingsPanelInput, UiHelpers, UiPageContext, UiRegistry, VersionViewInput } from '@forge/core';
+import type { OwnerTab, SettingsPanel as SettingsPanelContract, UiHelpers, UiRegistry, VersionViewInput } from '@forge/core';
 
-export interface SettingsPanel {
+export interface SettingsPanel extends SettingsPanelContract {
   type: string;
-  render(input: SettingsPanelInput): Promise<VNode> | VNode;
-  handlePost(req: Request, ctx: UiPageContext): Promise<void>;
 }
 
 /**
@@ -16,8 +14,10 @@ export class UiContributions {
   readonly versionViews = new Map<string, (input: VersionViewInput) => Promise<VNode> | VNode>();
   readonly pageMounts = new Map<string, Array<(router: Router, helpers: UiHelpers) => void>>();
   readonly settingsPanels = new Map<string, SettingsPanel>();
-  readonly ownerLinks = new Map<string, (owner: Owner) => string>();
+  readonly ownerTabs: Array<OwnerTab & { type: string }> = [];
   readonly displayNames = new Map<string, string>();
+  readonly styles: string[] = [];
+  readonly scripts: string[] = [];
 
   /** The registry handed to one module during its registration. */
   registryFor(type: string, displayName: string): UiRegistry {
@@ -32,10 +32,14 @@ export class UiContributions {
         this.pageMounts.set(type, list);
       },
       settingsPanel: (panel) => {
-        this.settingsPanels.set(type, { type, ...panel });
+        this.settingsPanels.set(type, { type, render: panel.render.bind(panel), handlePost: panel.handlePost.bind(panel) });
       },
-      ownerLink: (href) => {
-        this.ownerLinks.set(type, href);
+      ownerTab: (tab) => {
+        this.ownerTabs.push({ type, label: tab.label, href: tab.href.bind(tab) });
+      },
+      assets: ({ css, js }) => {
+        if (css) this.styles.push(`/* ${type} */\n${css}`);
+        if (js) this.scripts.push(`/* ${type} */\n${js}`);
       },
     };
   }

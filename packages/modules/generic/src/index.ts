@@ -1,5 +1,6 @@
 import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
 import { GENERIC, registerRoutes } from './routes.js';
+import { genericVersionView } from './ui/version-view.js';
 
 export interface GenericModuleOptions {}
 
@@ -11,6 +12,7 @@ export function genericModule(_options: GenericModuleOptions = {}): PackageTypeM
     displayName: 'Generic',
     register(ctx) {
       registerRoutes(ctx);
+      ctx.ui.versionView(genericVersionView(ctx.host));
     },
   };
 }

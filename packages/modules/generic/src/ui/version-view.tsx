@@ -1,0 +1,101 @@
+import type { HostInfo, VersionViewInput } from '@forge/core';
+
+/**
+ * The generic version page: how to download, and every file with its size, SHA-256 and a
+ * download link. File names are user input: they only ever reach the page as preact text
+ * and attribute values (escaped) and as URL segments through encodeURIComponent.
+ */
+export function genericVersionView(host: HostInfo) {
+  return function GenericVersion({ ctx, pkg, version, files }: VersionViewInput) {
+    const path = `/api/packages/${encodeURIComponent(ctx.owner.name)}/generic/${encodeURIComponent(pkg.name)}/${encodeURIComponent(version.version)}`;
+    const api = host.baseUrl + path;
+    // Links stay on whatever address the page was opened with; commands need the public one.
+    const fileLink = (name: string) => `${path}/${encodeURIComponent(name)}`;
+    const fileUrl = (name: string) => `${api}/${encodeURIComponent(name)}`;
+    const first = files[0];
+    const auth = ctx.owner.visibility === 'private' ? '--user USERNAME:TOKEN ' : '';
+    const uploadTarget = `${api}/FILE_NAME`;
+    return (
+      <>
+        <section class="card">
+          <div class="card-header">
+            <h2>Installation</h2>
+          </div>
+          <div class="card-body">
+            {first ? (
+              <>
+                <p>Download a file of this version:</p>
+                <CopyCode code={`curl ${auth}-fLO ${shellQuote(fileUrl(first.name))}`} label="download command" />
+              </>
+            ) : null}
+            {ctx.canWrite ? (
+              <>
+                <p>Add a file (with a token that has the write:package scope):</p>
+                <CopyCode code={`curl --user USERNAME:TOKEN --upload-file ./FILE_NAME ${shellQuote(uploadTarget)}`} label="upload command" />
+              </>
+            ) : null}
+          </div>
+        </section>
+        <section class="card">
+          <div class="card-header">
+            <h2>Files</h2>
+            <span class="muted">{files.length}</span>
+          </div>
+          <table class="table" id="files">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th class="num">Size</th>
+                <th>SHA-256</th>
+              </tr>
+            </thead>
+            <tbody>
+              {files.map((f) => (
+                <tr data-file={f.name}>
+                  <td class="break">
+                    <a href={fileLink(f.name)} download={f.name}>
+                      {f.name}
+                    </a>
+                  </td>
+                  <td class="num" title={`${f.size} bytes`}>
+                    {formatSize(f.size)}
+                  </td>
+                  <td class="mono small hash">{f.sha256}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      </>
+    );
+  };
+}
+
+function CopyCode({ code, label }: { code: string; label: string }) {
+  return (
+    <div class="code-block">
+      <pre>
+        <code>{code}</code>
+      </pre>
+      <button type="button" class="btn btn-small btn-copy" data-copy={code} aria-label={`Copy ${label}`}>
+        Copy
+      </button>
+    </div>
+  );
+}
+
+/** Single quotes for a POSIX shell, so a pasted command never runs parts of a file name. */
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

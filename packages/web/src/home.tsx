@@ -1,0 +1,95 @@
+import express, { type Router } from 'express';
+import type { OrgRole, Owner } from '@forge/core';
+import { Avatar, CodeBlock, VisibilityBadge } from './shell/components.js';
+import { href } from './shell/format.js';
+import type { Shell } from './shell/shell.js';
+
+/** `/`: a signed-in user's namespaces; a visitor's introduction. */
+export function homeRoutes(shell: Shell): Router {
+  const router = express.Router();
+  const { owners, registry } = shell.deps;
+
+  router.get('/', async (req, res) => {
+    const user = shell.user(req);
+    if (!user) {
+      await shell.render(req, res, {
+        title: 'Welcome',
+        body: (
+          <div class="hero">
+            <h1>A package registry with a Nix binary cache</h1>
+            <p class="lead">
+              Publish packages under your name or your organization’s, push Nix closures with the stock <code>nix copy</code>, and browse
+              everything here.
+            </p>
+            <p class="hero-actions">
+              <a class="btn btn-primary" href="/user/login">
+                Sign in
+              </a>
+              {shell.deps.registration ? (
+                <a class="btn" href="/user/sign_up">
+                  Register
+                </a>
+              ) : null}
+            </p>
+          </div>
+        ),
+      });
+      return;
+    }
+    const orgs = await owners.listOrgsOf(user);
+    const spaces: Array<{ owner: Owner; role: OrgRole | 'owner' }> = [{ owner: user, role: 'owner' }, ...orgs.map((o) => ({ owner: o.org, role: o.role }))];
+    const counts = await Promise.all(spaces.map((s) => registry.listPackages({ ownerId: s.owner.id, limit: 1 }).then((r) => r.total)));
+    const host = shell.deps.baseUrl;
+    await shell.render(req, res, {
+      title: 'Dashboard',
+      body: (
+        <div class="page-grid">
+          <div class="page-main">
+            <section class="card">
+              <div class="card-header">
+                <h2>Your namespaces</h2>
+                <a class="btn btn-small" href="/org/create">
+                  New organization
+                </a>
+              </div>
+              <ul class="list" id="namespaces">
+                {spaces.map((s, i) => (
+                  <li class="list-item">
+                    <a class="owner-link" href={href(s.owner.name, '-', 'packages')}>
+                      <Avatar name={s.owner.name} size="sm" />
+                      <strong>{s.owner.name}</strong>
+                    </a>
+                    <span class="badge badge-outline">{s.role === 'owner' ? 'you' : s.role}</span>
+                    <VisibilityBadge owner={s.owner} />
+                    <span class="list-item-end muted">{counts[i] === 1 ? '1 package' : `${counts[i]} packages`}</span>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          </div>
+          <aside class="page-side">
+            <section class="card">
+              <div class="card-header">
+                <h2>Publish a package</h2>
+              </div>
+              <div class="card-body">
+                <ol class="steps small">
+                  <li>
+                    Create an <a href="/user/settings/applications">access token</a> with the <code>write:package</code> scope.
+                  </li>
+                  <li>
+                    Give it to your package client as the password of <code>{user.name}</code>, for example in a netrc file:
+                    <CodeBlock code={`machine ${new URL(host).hostname} login ${user.name} password TOKEN`} label="netrc line" />
+                  </li>
+                  <li>Publish to {host}/api/packages/{user.name}/… ; each package’s page shows how to download it.</li>
+                </ol>
+              </div>
+            </section>
+          </aside>
+        </div>
+      ),
+    });
+  });
+
+  return router;
+}

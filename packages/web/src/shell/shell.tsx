@@ -229,11 +229,13 @@ export class Shell {
   async render(req: Request, res: Response, page: ShellPage, status = 200): Promise<void> {
     const state = this.#states.get(req);
     const user = state?.user ?? null;
+    // req.path is relative to the router a page is mounted on; the layout needs the full one.
+    const path = (req.baseUrl + req.path).replace(/(.)\/+$/, '$1');
     let header: VNode | null = null;
     if (page.owner) {
       const tabs = await this.ownerTabs(page.owner.ctx);
       header = (
-        <OwnerHeader owner={page.owner.ctx.owner} tabs={tabs} path={page.owner.activeTab ?? req.path} trail={page.owner.trail} />
+        <OwnerHeader owner={page.owner.ctx.owner} tabs={tabs} path={page.owner.activeTab ?? path} trail={page.owner.trail} />
       );
     }
     const flash = this.codec.takeFlash(req, res);
@@ -245,7 +247,7 @@ export class Shell {
         csrfToken={user ? this.csrfToken(req) : undefined}
         registration={this.deps.registration}
         flash={flash}
-        path={req.path}
+        path={path}
         header={header}
         narrow={page.narrow}
       >

@@ -142,8 +142,10 @@ interface DirectoryFrame {
   entries: Map<string, NarListingNode>;
   path: string;
   depth: number;
-  /** Raw bytes of the previous entry name, for the sort check. */
-  prevName: Uint8Array | undefined;
+  /** Raw bytes of the previous entry name (first `prevLength` bytes), for the sort check. */
+  prevName: Uint8Array;
+  /** -1 before the first entry. */
+  prevLength: number;
 }
 
 /**
@@ -174,6 +176,8 @@ export class NarParser {
   private readonly lengthBuf = new Uint8Array(8);
   private lengthFill = 0;
   private readonly stringBuf = new Uint8Array(MAX_TARGET + 1);
+  /** Views of `stringBuf` by length, created once, so tokens cost no allocation. */
+  private readonly stringViews: Uint8Array[] = [];
   private stringLength = 0;
   private stringFill = 0;
   private padding = 0;
@@ -275,23 +279,17 @@ export class NarParser {
           break;
         }
         case LEX_STRING: {
-          const need = this.stringLength - this.stringFill;
-          if (this.stringFill === 0 && len - pos >= need) {
-            // The whole string is in this chunk: hand out a view, no copy.
-            const view = chunk.subarray(pos, pos + need);
-            pos += need;
-            this.onString(view);
-            this.startPadding(this.stringLength);
-          } else {
-            const take = Math.min(need, len - pos);
-            this.stringBuf.set(chunk.subarray(pos, pos + take), this.stringFill);
-            this.stringFill += take;
-            pos += take;
-            if (this.stringFill === this.stringLength) {
-              this.stringFill = 0;
-              this.onString(this.stringBuf.subarray(0, this.stringLength));
-              this.startPadding(this.stringLength);
-            }
+          // Strings are short (at most 4095 bytes, usually a few): copying them into one
+          // reused buffer is cheaper than allocating a view of the chunk for each token.
+          const take = Math.min(this.stringLength - this.stringFill, len - pos);
+          const buf = this.stringBuf;
+          let fill = this.stringFill;
+          for (const end = pos + take; pos < end; pos++) buf[fill++] = chunk[pos];
+          this.stringFill = fill;
+          if (fill === this.stringLength) {
+            this.stringFill = 0;
+            this.onString(this.stringView(fill));
+            this.startPadding(fill);
           }
           break;
         }
@@ -337,7 +335,7 @@ export class NarParser {
       this.contentsRemaining = value;
       this.expect = X_NODE_CLOSE;
       if (value === 0) {
-        if (this.onFileContents !== undefined) this.onFileContents(this.path, 0, new Uint8Array(0), 0);
+        if (this.onFileContents !== undefined) this.onFileContents(this.path, 0, this.stringView(0), 0);
         this.startPadding(0);
       } else {
         this.lex = LEX_CONTENTS;
@@ -347,11 +345,15 @@ export class NarParser {
     if (value > MAX_LENGTH[this.expect]) throw this.tooLong(value);
     this.stringLength = value;
     if (value === 0) {
-      this.onString(new Uint8Array(0));
+      this.onString(this.stringView(0));
       this.startPadding(0);
     } else {
       this.lex = LEX_STRING;
     }
+  }
+
+  private stringView(length: number): Uint8Array {
+    return (this.stringViews[length] ??= this.stringBuf.subarray(0, length));
   }
 
   private startPadding(length: number): void {
@@ -428,7 +430,7 @@ export class NarParser {
       case X_TARGET:
         if (s.length === 0) throw this.error('symlink target is empty');
         if (s.includes(0)) throw this.error('symlink target contains a NUL byte');
-        this.attach({ type: 'symlink', target: decodeNarString(s) });
+        this.attach({ type: 'symlink', target: decodeName(s) });
         this.expect = X_NODE_CLOSE;
         return;
       case X_DIRECTORY_TAG:
@@ -487,7 +489,7 @@ export class NarParser {
     } else if (equal(s, T_DIRECTORY)) {
       const entries = new Map<string, NarListingNode>();
       this.attach({ type: 'directory', entries });
-      this.frames.push({ entries, path: this.path, depth: this.depth, prevName: undefined });
+      this.frames.push({ entries, path: this.path, depth: this.depth, prevName: new Uint8Array(MAX_NAME), prevLength: -1 });
       this.expect = X_DIRECTORY_TAG;
     } else {
       throw this.error(`unknown node type ${show(s)} (expected 'regular', 'symlink' or 'directory')`);
@@ -502,15 +504,18 @@ export class NarParser {
       throw this.error(`entry name ${show(s)} is not allowed`);
     }
     const frame = this.frames[this.frames.length - 1];
-    if (frame.prevName !== undefined && compareBytes(s, frame.prevName) <= 0) {
-      throw this.error(
-        compareBytes(s, frame.prevName) === 0
-          ? `duplicate entry name ${show(s)}`
-          : `directory entries are not sorted: ${show(s)} comes after ${show(frame.prevName)}`,
-      );
+    if (frame.prevLength >= 0) {
+      const order = compareBytes(s, frame.prevName, frame.prevLength);
+      if (order <= 0) {
+        const prev = frame.prevName.subarray(0, frame.prevLength);
+        throw this.error(
+          order === 0 ? `duplicate entry name ${show(s)}` : `directory entries are not sorted: ${show(s)} comes after ${show(prev)}`,
+        );
+      }
     }
-    frame.prevName = s.slice();
-    this.entryName = decodeNarString(s);
+    frame.prevName.set(s);
+    frame.prevLength = s.length;
+    this.entryName = decodeName(s);
   }
 
   /** Links a new node into its parent directory, or makes it the root. */
@@ -561,10 +566,26 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
+/** Compares `a` with the first `bLength` bytes of `b`, bytewise. */
+function compareBytes(a: Uint8Array, b: Uint8Array, bLength: number): number {
+  const n = Math.min(a.length, bLength);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
+  return a.length - bLength;
+}
+
+/** `decodeNarString` with a fast path for short ASCII names (no Buffer allocation). */
+function decodeName(s: Uint8Array): string {
+  if (s.length <= 64) {
+    let ascii = true;
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, s as unknown as number[]);
+  }
+  return decodeNarString(s);
 }
 
 /** A token for an error message: JSON-quoted, truncated, bytes escaped. */

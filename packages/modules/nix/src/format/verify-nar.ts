@@ -94,9 +94,11 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
   let queue: Promise<unknown> = Promise.resolve();
 
   const start = async (final: boolean): Promise<void> => {
-    const bytes = Buffer.concat(head);
+    const bytes = head.length === 1 ? head[0]! : Buffer.concat(head);
     head = [];
     compression = chooseCompression(options.compression, bytes, final);
+    // An uncompressed upload is its own NAR: FileHash is NarHash, no need to hash twice.
+    if (compression !== 'none') fileHash.update(bytes);
     decompressor = createDecompressor(compression, (chunk) => parser.write(chunk), {
       ...(options.maxNarSize !== undefined && { maxOutputSize: options.maxNarSize }),
     });
@@ -121,8 +123,10 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
       if (fileSize > maxFileSize) {
         throw new NarVerificationError('FileSize', `upload exceeds the maximum file size of ${maxFileSize} bytes`);
       }
-      fileHash.update(chunk);
-      if (decompressor !== undefined) return decompressor.write(chunk);
+      if (decompressor !== undefined) {
+        if (compression !== 'none') fileHash.update(chunk);
+        return decompressor.write(chunk);
+      }
       head.push(chunk);
       headLength += chunk.length;
       if (headLength >= COMPRESSION_MAGIC_LENGTH) await start(false);
@@ -133,8 +137,9 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
       if (decompressor === undefined) await start(true);
       await decompressor!.end();
       const nar = parser.end();
-      const digest = fileHash.digest();
-      const actualFileHash: Hash = { algorithm: 'sha256', digest: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength) };
+      const digest = compression === 'none' ? undefined : fileHash.digest();
+      const actualFileHash: Hash =
+        digest === undefined ? nar.narHash : { algorithm: 'sha256', digest: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength) };
       if (expected !== undefined && !hashesEqual(expected, actualFileHash)) {
         throw new NarVerificationError(
           'FileHash',

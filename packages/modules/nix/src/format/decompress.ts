@@ -199,6 +199,8 @@ function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string
     destroy: () => {
       if (failure === undefined) failure = new CompressionError(`${label} decompression was aborted`);
       stream.destroy();
+      // A write in flight may never get its callback once the stream is destroyed.
+      for (const w of waiters) w(failure);
     },
   };
 }

@@ -110,9 +110,10 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
     try {
       return await step();
     } catch (err) {
-      failure = err;
+      // An abort() while this step was waiting keeps its own, clearer error.
+      failure ??= err;
       decompressor?.destroy();
-      throw err;
+      throw failure;
     }
   };
 

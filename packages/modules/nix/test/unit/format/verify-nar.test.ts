@@ -11,6 +11,7 @@ import {
   renderListing,
   type NarVerification,
   type NarVerifierOptions,
+  writeNar,
 } from '../../../src/format/index.js';
 import { cacheFiles, chunked, fixture, fixtureText, hashPath, paths, prng } from './fixtures.js';
 
@@ -147,5 +148,22 @@ describe('createNarVerifier rejects bad uploads, naming the field', () => {
     await aborted.write(xz.subarray(0, 100));
     aborted.abort();
     await expect(aborted.write(xz.subarray(100))).rejects.toThrow(/aborted/);
+  });
+
+  it('settles writes in flight when aborted', async () => {
+    const rand = prng(9);
+    const big = gzipSync(writeNar({ type: 'regular', contents: Buffer.from(Array.from({ length: 4_000_000 }, () => Math.floor(rand() * 256))) }));
+    for (const [compression, body] of [['xz', xz], ['gzip', big]] as const) {
+      const verifier = createNarVerifier({ compression });
+      const pending = verifier.write(body);
+      await new Promise((resolve) => setImmediate(resolve));
+      verifier.abort();
+      const outcome = await Promise.race([
+        pending.then(() => 'resolved', (err: Error) => err.message),
+        new Promise((resolve) => setTimeout(() => resolve('hung'), 5000)),
+      ]);
+      expect(outcome).not.toBe('hung');
+      await expect(verifier.end()).rejects.toThrow(/aborted/);
+    }
   });
 });

@@ -70,19 +70,19 @@ export function homeRoutes(shell: Shell): Router {
           <aside class="page-side">
             <section class="card">
               <div class="card-header">
-                <h2>Publish a package</h2>
+                <h2>Publishing</h2>
               </div>
               <div class="card-body">
-                <ol class="steps small">
-                  <li>
-                    Create an <a href="/user/settings/applications">access token</a> with the <code>write:package</code> scope.
-                  </li>
-                  <li>
-                    Give it to your package client as the password of <code>{user.name}</code>, for example in a netrc file:
-                    <CodeBlock code={`machine ${new URL(host).hostname} login ${user.name} password TOKEN`} label="netrc line" />
-                  </li>
-                  <li>Publish to {host}/api/packages/{user.name}/… ; each package’s page shows how to download it.</li>
-                </ol>
+                <p class="small">
+                  Package clients sign in with an access token, sent as the password of <code>{user.name}</code>.
+                </p>
+                <a class="btn btn-small" href="/user/settings/applications">
+                  Create an access token
+                </a>
+                <p class="side-heading">netrc line (curl, nix)</p>
+                <CodeBlock code={`machine ${new URL(host).hostname} login ${user.name} password TOKEN`} label="netrc line" />
+                <p class="side-heading">Your package API</p>
+                <CodeBlock code={`${host}/api/packages/${user.name}/`} label="package API address" />
               </div>
             </section>
           </aside>

@@ -23,10 +23,10 @@ export function accountRoutes(shell: Shell): Router {
             {input.error ? <Notice kind="error">{input.error}</Notice> : null}
             <PostForm action={'/user/login' + query({ redirect_to: input.redirectTo === '/' ? undefined : input.redirectTo })} csrf={shell.csrfToken(req)}>
               <Field label="Username or email address" for="user_name">
-                <input id="user_name" name="user_name" type="text" required autofocus autocomplete="username" value={input.name ?? ''} />
+                <input id="user_name" name="user_name" type="text" required autofocus={!input.name} autocomplete="username" value={input.name ?? ''} />
               </Field>
               <Field label="Password" for="password">
-                <input id="password" name="password" type="password" required autocomplete="current-password" />
+                <input id="password" name="password" type="password" required autofocus={!!input.name} autocomplete="current-password" />
               </Field>
               <button type="submit" class="btn btn-primary btn-block">
                 Sign in

@@ -11,7 +11,7 @@ import { capitalise } from './sign-in.js';
 const PATH = '/user/settings/applications';
 
 const SCOPE_HELP: Record<Scope, string> = {
-  all: 'Everything below',
+  all: 'Every scope, now and later',
   'read:package': 'Download packages, pull from caches',
   'write:package': 'Publish and delete packages, push to caches (includes read)',
   'read:user': 'Read your account and tokens',
@@ -19,6 +19,13 @@ const SCOPE_HELP: Record<Scope, string> = {
   'read:organization': 'Read your organizations',
   'write:organization': 'Change your organizations (includes read)',
 };
+
+const SCOPE_GROUPS: Array<[string, Scope[]]> = [
+  ['Packages', ['read:package', 'write:package']],
+  ['Account', ['read:user', 'write:user']],
+  ['Organizations', ['read:organization', 'write:organization']],
+  ['Everything', ['all']],
+];
 
 interface FormState {
   name?: string;
@@ -140,24 +147,29 @@ export function tokenRoutes(shell: Shell): Router {
                 {form.error ? <Notice kind="error">{form.error}</Notice> : null}
                 <PostForm action={PATH} csrf={csrf} class="stack">
                   <Field label="Token name" for="token-name">
-                    <input id="token-name" name="name" type="text" required maxLength={255} value={form.name ?? ''} placeholder="e.g. laptop, ci-push" />
+                    <input id="token-name" class="input-medium" name="name" type="text" required maxLength={255} value={form.name ?? ''} placeholder="e.g. laptop, ci-push" />
                   </Field>
                   <fieldset class="field">
                     <legend>Scopes</legend>
                     <div class="scope-grid">
-                      {SCOPES.map((scope) => (
-                        <label class="checkbox">
-                          <input type="checkbox" name="scopes" value={scope} checked={form.scopes?.includes(scope) ?? false} />
-                          <span>
-                            <span class="mono">{scope}</span>
-                            <span class="muted small scope-help">{SCOPE_HELP[scope]}</span>
-                          </span>
-                        </label>
+                      {SCOPE_GROUPS.map(([group, scopes]) => (
+                        <>
+                          <div class="scope-group">{group}</div>
+                          {scopes.map((scope) => (
+                            <label class="checkbox">
+                              <input type="checkbox" name="scopes" value={scope} checked={form.scopes?.includes(scope) ?? false} />
+                              <span>
+                                <span class="mono scope-name">{scope}</span>
+                                <span class="muted small scope-help">{SCOPE_HELP[scope]}</span>
+                              </span>
+                            </label>
+                          ))}
+                        </>
                       ))}
                     </div>
                   </fieldset>
                   <Field label="Expires on (optional)" for="token-expiry" hint="The token stops working at the end of that day (UTC). Leave empty for no expiry.">
-                    <input id="token-expiry" name="expires_at" type="date" min={tomorrow} value={form.expires ?? ''} />
+                    <input id="token-expiry" class="input-short" name="expires_at" type="date" min={tomorrow} value={form.expires ?? ''} />
                   </Field>
                   <div>
                     <button type="submit" class="btn btn-primary">

@@ -297,7 +297,13 @@ export function ownerSettingsRoutes(shell: Shell): Router {
             </dl>
           </div>
         </section>
-        {panels.length > 0 ? panels : <EmptyState title="No package type has settings" />}
+        {panels.length > 0 ? (
+          panels
+        ) : (
+          <section class="card">
+            <EmptyState title="No package type has settings yet" />
+          </section>
+        )}
       </>,
       status,
     );

@@ -17,6 +17,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import { assertSupportedCompression, type CompressionName } from './compression.js';
 import { CompressionError, NixFormatError, SizeLimitError } from './errors.js';
 import { XzDecoder } from './xz-decoder.js';
+import { ZstdFrameGuard } from './zstd-frames.js';
 
 /** Options of {@link createDecompressor}. */
 export interface DecompressorOptions {
@@ -94,7 +95,10 @@ function xz(sink: Sink): Core {
   let destroyed = false;
   const get = async (): Promise<XzDecoder> => {
     decoder ??= await XzDecoder.create(sink);
-    if (destroyed) decoder.destroy();
+    if (destroyed) {
+      decoder.destroy();
+      throw new CompressionError('xz decompression was aborted');
+    }
     return decoder;
   };
   return {
@@ -109,6 +113,7 @@ function xz(sink: Sink): Core {
 
 function zstd(sink: Sink): Core {
   const decoder = new ZstdDecompress((chunk) => sink(chunk));
+  const guard = new ZstdFrameGuard();
   let failed: unknown;
   const run = (f: () => void): void => {
     if (failed !== undefined) throw failed;
@@ -124,9 +129,11 @@ function zstd(sink: Sink): Core {
     write: async (chunk) => {
       if (chunk.length === 0) return;
       sawInput = true;
-      // fzstd decodes everything a push yields synchronously; slicing the input keeps the
-      // work between two event-loop turns bounded for highly compressible data.
-      for (let pos = 0; pos < chunk.length; pos += 256 * 1024) run(() => decoder.push(chunk.subarray(pos, pos + 256 * 1024)));
+      run(() => {
+        // Headers are checked before fzstd sees them: it allocates the declared window at once.
+        guard.check(chunk);
+        decoder.push(chunk);
+      });
     },
     end: async () => {
       if (!sawInput) throw new CompressionError('the zstd stream is empty');

@@ -20,6 +20,7 @@ export * from './nar-parser.js';
 export * from './nar-writer.js';
 export * from './decompress.js';
 export { XzDecoder } from './xz-decoder.js';
+export { ZSTD_MAX_WINDOW } from './zstd-frames.js';
 export * from './verify-nar.js';
 export * from './cache-info.js';
 export * from './realisation.js';

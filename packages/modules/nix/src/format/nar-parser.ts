@@ -196,7 +196,7 @@ export class NarParser {
     this.maxSize = options.maxSize ?? Number.MAX_SAFE_INTEGER;
   }
 
-  /** Bytes consumed so far. */
+  /** Bytes written so far (whole chunks, also after {@link stop}). */
   get bytesConsumed(): number {
     return this.base;
   }
@@ -257,7 +257,8 @@ export class NarParser {
   private consume(chunk: Uint8Array): void {
     const len = chunk.length;
     let pos = 0;
-    while (pos < len) {
+    // `stopped` may be set by the contents callback.
+    while (pos < len && !this.stopped) {
       switch (this.lex) {
         case LEX_LENGTH: {
           let value: number;
@@ -298,7 +299,6 @@ export class NarParser {
           if (this.onFileContents !== undefined) {
             const file = this.file!;
             this.onFileContents(this.path, file.size - this.contentsRemaining, chunk.subarray(pos, pos + take), file.size);
-            if (this.stopped) return;
           }
           pos += take;
           this.contentsRemaining -= take;

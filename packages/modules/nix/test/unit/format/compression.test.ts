@@ -17,6 +17,7 @@ import {
   sha256,
   type CompressionName,
 } from '../../../src/format/index.js';
+import { ZstdFrameGuard } from '../../../src/format/zstd-frames.js';
 import { CACHE_COMPRESSIONS, cacheFiles, chunked, fixture, fixtureText, hashPath, narFiles, paths, prng } from './fixtures.js';
 
 const treeNar = fixture(`cache-none/nar/${hashPath.find((h) => h.path === paths.tree)!.nix32}.nar`);
@@ -195,6 +196,27 @@ describe('decompressors', () => {
     await d.write(fixture(xzFile).subarray(0, 100));
     d.destroy();
     d.destroy();
+  });
+
+  it('walk zstd frames: concatenated frames and skippable frames decode', async () => {
+    const zst = fixture(zstdFile);
+    const skippable = Buffer.concat([Buffer.from('502a4d18', 'hex'), Buffer.from([5, 0, 0, 0]), Buffer.from('hello')]);
+    const chunks = [...chunked(Buffer.concat([zst, skippable, zst]), () => 3)];
+    expect(await decompress('zstd', chunks)).toEqual(Buffer.concat([treeNar, treeNar]));
+  });
+
+  it('refuse zstd frames declaring a window beyond libzstd\'s default limit, before allocating it', async () => {
+    const huge = Buffer.from('28b52ffd00a8', 'hex'); // window descriptor: 2^31 bytes
+    expect((await failure(decompress('zstd', [huge, Buffer.alloc(20)]))).message).toBe(
+      'the zstd frame needs a 2147483648-byte window, more than the 134217728 bytes accepted (libzstd\'s default limit, which Nix uses too)',
+    );
+    const singleSegment = Buffer.concat([Buffer.from('28b52ffde0', 'hex'), Buffer.from('0000000000010000', 'hex')]); // content size 2^40
+    expect((await failure(decompress('zstd', [singleSegment]))).message).toMatch(/needs a 1099511627776-byte window/);
+    // The same after a valid frame.
+    expect((await failure(decompress('zstd', [fixture(zstdFile), huge, Buffer.alloc(20)]))).message).toMatch(/needs a 2147483648-byte window/);
+    const guard = new ZstdFrameGuard();
+    expect(() => guard.check(Buffer.from('28b52ffd0088', 'hex'))).not.toThrow(); // 2^27 exactly
+    expect(() => new ZstdFrameGuard().check(Buffer.from('00000000', 'hex'))).toThrow(/bad frame magic number/);
   });
 
   it('stream through decompressChunks', async () => {

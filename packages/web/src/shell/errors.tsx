@@ -28,7 +28,9 @@ export function uiErrorHandler(shell: Shell): ErrorRequestHandler {
       return;
     }
     let known: ForgeError;
-    if (isForgeError(err)) {
+    if (err instanceof SignInRequiredError) {
+      known = new ForgeError(403, 'sign_in_required', 'Sign in first, then try again.');
+    } else if (isForgeError(err)) {
       known = err;
     } else if (isClientError(err)) {
       known = new ForgeError(err.status, 'bad_request', err.message ?? 'bad request');

@@ -108,6 +108,14 @@ describe.each(kinds)('UI sessions, CSRF and registration on %s', (kind) => {
     expect((await none.page('/')).html).not.toContain('Signed in as');
   });
 
+  it('refuses forms that need a signed-in user to visitors with 403', async () => {
+    const c = new FormClient(t.url);
+    const res = await c.post('/org/create', { org_name: 'visitors-org' }, { from: '/user/login' });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('Sign in first');
+    expect(await t.forge.owners.findByName('visitors-org')).toBeNull();
+  });
+
   it('never lets a token act in the UI: UI requests use the session only', async () => {
     const alice = (await t.forge.owners.findUser('alice'))!;
     const token = await t.token(alice, ['all']);

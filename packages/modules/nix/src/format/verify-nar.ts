@@ -214,3 +214,36 @@ function chooseCompression(declared: CompressionName | 'auto', head: Uint8Array,
 function describe(compression: CompressionName): string {
   return compression === 'none' ? 'an uncompressed NAR' : `${compression}-compressed`;
 }
+
+/** The narinfo fields {@link assertNarInfoMatchesNar} compares. */
+export interface NarInfoClaims {
+  readonly narHash: Hash;
+  readonly narSize: number;
+  readonly compression: CompressionName;
+  readonly fileHash?: Hash;
+  readonly fileSize?: number;
+}
+
+/**
+ * Checks an uploaded narinfo against what verifying its NAR established, and throws a
+ * {@link NarVerificationError} naming the first field that disagrees, e.g.
+ * `NarHash mismatch: narinfo says sha256:…, the NAR hashes to sha256:…`. A missing
+ * `FileHash`/`FileSize` is not a mismatch (Nix 2.20+ omits them when unknown).
+ */
+export function assertNarInfoMatchesNar(info: NarInfoClaims, nar: NarVerification): void {
+  if (!hashesEqual(info.narHash, nar.narHash)) {
+    throw new NarVerificationError('NarHash', `NarHash mismatch: narinfo says ${formatHash(info.narHash)}, the NAR hashes to ${formatHash(nar.narHash)}`);
+  }
+  if (info.narSize !== nar.narSize) {
+    throw new NarVerificationError('NarSize', `NarSize mismatch: narinfo says ${info.narSize}, the NAR is ${nar.narSize} bytes`);
+  }
+  if (info.compression !== nar.compression) {
+    throw new NarVerificationError('Compression', `Compression mismatch: narinfo says ${info.compression}, the NAR file is ${describe(nar.compression)}`);
+  }
+  if (info.fileHash !== undefined && !hashesEqual(info.fileHash, nar.fileHash)) {
+    throw new NarVerificationError('FileHash', `FileHash mismatch: narinfo says ${formatHash(info.fileHash)}, the file hashes to ${formatHash(nar.fileHash)}`);
+  }
+  if (info.fileSize !== undefined && info.fileSize !== nar.fileSize) {
+    throw new NarVerificationError('FileSize', `FileSize mismatch: narinfo says ${info.fileSize}, the file is ${nar.fileSize} bytes`);
+  }
+}

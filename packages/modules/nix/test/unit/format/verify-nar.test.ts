@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
+  assertNarInfoMatchesNar,
   CompressionError,
   NarFormatError,
   NarVerificationError,
@@ -164,6 +165,28 @@ describe('createNarVerifier rejects bad uploads, naming the field', () => {
       ]);
       expect(outcome).not.toBe('hung');
       await expect(verifier.end()).rejects.toThrow(/aborted/);
+    }
+  });
+});
+
+describe('assertNarInfoMatchesNar', () => {
+  it('accepts the narinfo Nix wrote for the NAR, and names the first field that differs', async () => {
+    const info = treeInfo('xz');
+    const nar = await verify({ compression: 'xz' }, [fixture(`cache-xz/${info.url}`)]);
+    expect(() => assertNarInfoMatchesNar(info, nar)).not.toThrow();
+    const { fileHash: _fileHash, fileSize: _fileSize, ...withoutFile } = info;
+    expect(() => assertNarInfoMatchesNar(withoutFile, nar)).not.toThrow();
+    const other = treeInfo('zstd');
+    expect(() => assertNarInfoMatchesNar({ ...info, narSize: 1 }, nar)).toThrow(`NarSize mismatch: narinfo says 1, the NAR is ${info.narSize} bytes`);
+    expect(() => assertNarInfoMatchesNar({ ...info, compression: 'zstd' }, nar)).toThrow('Compression mismatch: narinfo says zstd, the NAR file is xz-compressed');
+    expect(() => assertNarInfoMatchesNar({ ...info, fileHash: other.fileHash! }, nar)).toThrow(/^FileHash mismatch: narinfo says/);
+    expect(() => assertNarInfoMatchesNar({ ...info, fileSize: 1 }, nar)).toThrow(/^FileSize mismatch/);
+    const ref = parseNarInfo(fixtureText(`cache-xz/${paths.ref.slice(11, 43)}.narinfo`));
+    try {
+      assertNarInfoMatchesNar({ ...info, narHash: ref.narHash }, nar);
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toMatchObject({ field: 'NarHash', message: `NarHash mismatch: narinfo says ${formatHash(ref.narHash)}, the NAR hashes to ${formatHash(info.narHash)}` });
     }
   });
 });

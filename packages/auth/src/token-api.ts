@@ -17,7 +17,9 @@ import { parseScopes, type TokenInfo, type TokenService } from './tokens.js';
  */
 export function tokenApiRouter(deps: { owners: OwnerService; tokens: TokenService }): Router {
   const router = express.Router({ mergeParams: true });
-  router.use(express.json({ limit: '64kb' }));
+  // Only this router's own routes parse JSON: a router-wide parser would also eat the
+  // bodies of package uploads that happen to be JSON (Nix's .ls listings).
+  const json = express.json({ limit: '64kb' });
 
   async function target(req: Request, scope: Scope, passwordOnly = false): Promise<User> {
     const actor = getActor(req);
@@ -34,7 +36,7 @@ export function tokenApiRouter(deps: { owners: OwnerService; tokens: TokenServic
     res.json((await deps.tokens.list(user)).map((t) => toApi(t)));
   });
 
-  router.post('/api/v1/users/:username/tokens', async (req, res) => {
+  router.post('/api/v1/users/:username/tokens', json, async (req, res) => {
     const user = await target(req, 'write:user', true);
     const body = (req.body ?? {}) as { name?: unknown; scopes?: unknown; expires_at?: unknown };
     const expiresAt = parseExpiry(body.expires_at);

@@ -14,3 +14,20 @@ export function isUniqueViolation(err: unknown): boolean {
 export function isForeignKeyViolation(err: unknown): boolean {
   return sqlState(err) === '23503';
 }
+
+/**
+ * The rows of a raw query. TypeORM answers UPDATE and DELETE with `[rows, affectedCount]`
+ * and everything else with `rows`; this gives rows either way, so `… RETURNING` works the
+ * same for every statement.
+ */
+export async function queryRows<T = Record<string, unknown>>(
+  db: { query(sql: string, params?: unknown[]): Promise<unknown> },
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const result = await db.query(sql, params);
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
+    return result[0] as T[];
+  }
+  return result as T[];
+}

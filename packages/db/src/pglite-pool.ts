@@ -24,6 +24,13 @@ export function pgliteDriver(open: () => Promise<PGlite>): { Pool: new () => Pgl
 
 type ConnectCallback = (err: Error | null, client: PgliteSession | null, release: (err?: unknown) => void) => void;
 
+/**
+ * Transactions are short (uploads stream to storage before their transaction starts), so
+ * a lease that cannot be had for this long means a query was made outside a transaction
+ * while that transaction holds the only connection: fail loudly instead of hanging.
+ */
+const LEASE_WAIT_LIMIT_MS = 30_000;
+
 export class PgliteLeasePool extends EventEmitter {
   /** Settles when the current lease is released; each new lease chains onto it. */
   #tail: Promise<void> = Promise.resolve();
@@ -47,13 +54,31 @@ export class PgliteLeasePool extends EventEmitter {
       released = true;
       releaseLease();
     };
+    let gaveUp = false;
+    const timer = setTimeout(() => {
+      gaveUp = true;
+      callback(
+        new Error(
+          `waited ${LEASE_WAIT_LIMIT_MS / 1000}s for the embedded database's connection: a query outside a ` +
+            'transaction is probably waiting for that transaction (use the transaction\'s manager inside it)',
+        ),
+        null,
+        () => {},
+      );
+    }, LEASE_WAIT_LIMIT_MS);
+    timer.unref();
     previous
       .then(() => this.db())
       .then(
-        (db) => callback(null, new PgliteSession(db), release),
+        (db) => {
+          clearTimeout(timer);
+          if (gaveUp) return release();
+          callback(null, new PgliteSession(db), release);
+        },
         (err: Error) => {
+          clearTimeout(timer);
           release();
-          callback(err, null, () => {});
+          if (!gaveUp) callback(err, null, () => {});
         },
       );
   }

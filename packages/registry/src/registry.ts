@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Readable } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import {
@@ -20,6 +21,7 @@ import {
   type VersionRecord,
   type VersionSummary,
 } from '@forge/core';
+import { queryRows } from '@forge/db';
 import { FILE_COLUMNS, OWNER_FILE_COLUMNS, toFile, toOwnerFile, toPackage, toProperty, toVersion } from './rows.js';
 import { Transaction } from './transaction.js';
 
@@ -28,6 +30,13 @@ export interface RegistryOptions {
   ownerQuotaBytes?: number;
   logger?: Logger;
 }
+
+/**
+ * The transaction a registry write is running, so reads made during it (through this
+ * service) see its own writes and use its connection. With PGlite, which has a single
+ * connection, a read outside the transaction would otherwise wait for it forever.
+ */
+const activeTransaction = new AsyncLocalStorage<Transaction>();
 
 export class Registry implements RegistryService {
   constructor(
@@ -41,12 +50,15 @@ export class Registry implements RegistryService {
   }
 
   async write<T>(work: (tx: RegistryTransaction) => Promise<T>, options: { discardOnFailure?: StagedBlob[] } = {}): Promise<T> {
+    if (activeTransaction.getStore()) {
+      throw new Error('registry.write was called inside another registry.write: use the transaction passed to the outer one');
+    }
     const toDiscard = new Set<StagedBlob>(options.discardOnFailure ?? []);
     let tx: Transaction | undefined;
     try {
       return await this.ds.transaction(async (manager) => {
         tx = new Transaction(manager);
-        const result = await work(tx);
+        const result = await activeTransaction.run(tx, () => work(tx!));
         await this.checkQuota(tx);
         // Bytes reach their content address before COMMIT, so a committed row never
         // points at a missing blob. If COMMIT then fails, the promoted blob is an orphan
@@ -90,7 +102,8 @@ export class Registry implements RegistryService {
   // --- reads ---
 
   private q<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.ds.query(sql, params);
+    const tx = activeTransaction.getStore();
+    return queryRows<T>(tx ? tx.manager : this.ds, sql, params);
   }
 
   async getPackage(ownerId: number, type: string, name: string): Promise<PackageRecord | null> {
@@ -253,7 +266,7 @@ export class Registry implements RegistryService {
       }
       const deleted = await this.ds.transaction(async (m) => {
         await m.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [blob.sha256]);
-        const rows: unknown[] = await m.query(
+        const rows = await queryRows(m,
           `DELETE FROM package_blob b WHERE b.id = $1
              AND b.created_at < now() - make_interval(secs => $2)
              AND NOT EXISTS (SELECT 1 FROM package_file f WHERE f.blob_id = b.id)

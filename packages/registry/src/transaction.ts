@@ -13,7 +13,7 @@ import {
   type StagedBlob,
   type VersionRecord,
 } from '@forge/core';
-import { isUniqueViolation } from '@forge/db';
+import { isUniqueViolation, queryRows } from '@forge/db';
 import { FILE_COLUMNS, OWNER_FILE_COLUMNS, toBlob, toFile, toOwnerFile, toPackage, toVersion } from './rows.js';
 import { checkName } from './validation.js';
 
@@ -35,7 +35,7 @@ export class Transaction implements RegistryTransaction {
   constructor(readonly manager: EntityManager) {}
 
   private q<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.manager.query(sql, params);
+    return queryRows<T>(this.manager, sql, params);
   }
 
   async getOrCreatePackage(input: { ownerId: number; type: string; name: string }): Promise<PackageRecord> {

@@ -120,6 +120,7 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
   const narBlob: BlobRecord = { id: nar.blobId, sha256: nar.sha256, size: nar.size, createdAt: nar.createdAt };
   const references = [...new Set(info.references.map((r) => r.baseName))].sort();
   const deriver = info.deriver?.baseName ?? null;
+  const log = deriver ? await registry.getOwnerFile(owner.id, NIX, `log/${deriver}`) : null;
 
   const created = await registry.write(async (tx) => {
     await requireReferences(tx, owner.id, info);
@@ -140,9 +141,8 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
     if (listing) {
       await tx.putFile({ versionId: version.id, name: `${urlHash}.ls`, blob: { id: listing.blobId, sha256: listing.sha256, size: listing.size, createdAt: listing.createdAt } });
     }
-    if (deriver) {
-      const log = await registry.getOwnerFile(owner.id, NIX, `log/${deriver}`);
-      if (log) await tx.putFile({ versionId: version.id, name: `log/${deriver}`, blob: { id: log.blobId, sha256: log.sha256, size: log.size, createdAt: log.createdAt } });
+    if (deriver && log) {
+      await tx.putFile({ versionId: version.id, name: `log/${deriver}`, blob: { id: log.blobId, sha256: log.sha256, size: log.size, createdAt: log.createdAt } });
     }
 
     const existing = await new StorePaths(tx.manager).byHash(owner.id, urlHash);

@@ -64,9 +64,14 @@ export class CacheKeys {
 
   /** The active key, created on first use (under the key service's lock). */
   async active(owner: Owner): Promise<CacheKey> {
-    const stored = await this.keys.getOrCreateActive(owner.id, NIX_KEY_PURPOSE, async () =>
-      pair(generateSigningKey(this.keyName(owner, await this.nextGeneration(owner)))),
+    const existing = await this.keys.getActive(owner.id, NIX_KEY_PURPOSE);
+    if (existing) return toCacheKey(existing);
+    // Worked out before the key service takes its lock: the generator runs inside it.
+    const generation = await this.nextGeneration(owner);
+    const stored = await this.keys.getOrCreateActive(owner.id, NIX_KEY_PURPOSE, () =>
+      pair(generateSigningKey(this.keyName(owner, generation))),
     );
+    this.forget(owner.id);
     return toCacheKey(stored);
   }
 

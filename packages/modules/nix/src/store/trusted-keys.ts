@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { ConflictError, NotFoundError } from '@forge/core';
 import { formatPublicKey, parsePublicKey, type PublicKey } from '../format/index.js';
-import { isUniqueViolation } from '@forge/db';
+import { isUniqueViolation, queryRows } from '@forge/db';
 
 /**
  * Uploader keys an owner trusts: signatures by these keys on uploaded narinfos must
@@ -36,7 +36,7 @@ export class TrustedKeys {
   }
 
   async remove(ownerId: number, name: string): Promise<void> {
-    const rows = await this.ds.query(`DELETE FROM nix_trusted_key WHERE owner_id = $1 AND name = $2 RETURNING id`, [ownerId, name]);
+    const rows = await queryRows(this.ds, `DELETE FROM nix_trusted_key WHERE owner_id = $1 AND name = $2 RETURNING id`, [ownerId, name]);
     this.#memo.delete(ownerId);
     if (rows.length === 0) throw new NotFoundError(`no trusted key named "${name}"`);
   }

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
-import { BadRequestError, PayloadTooLargeError } from '@forge/core';
-import { NixFormatError } from '../format/index.js';
+import { BadRequestError, ForgeError, PayloadTooLargeError } from '@forge/core';
+import { NixFormatError, SizeLimitError } from '../format/index.js';
 
 /** Reads a small body (narinfo, listing, JSON) into memory, refusing more than `limit` bytes. */
 export async function readSmallBody(req: Request, limit: number): Promise<Buffer> {
@@ -16,13 +16,21 @@ export async function readSmallBody(req: Request, limit: number): Promise<Buffer
   return Buffer.concat(chunks, size);
 }
 
-/** Format errors are the uploader's mistakes: 400 with the parser's message. */
+/**
+ * Format errors are the uploader's mistakes: 400 with the parser's message, or 413 when
+ * the data inflates past a limit.
+ */
+export function formatErrorToHttp(err: unknown, what: string): unknown {
+  if (err instanceof SizeLimitError) return new ForgeError(413, 'payload_too_large', `${what}: ${err.message}`);
+  if (err instanceof NixFormatError) return new BadRequestError(`${what}: ${err.message}`);
+  return err;
+}
+
 export async function asBadRequest<T>(what: string, work: () => T | Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof NixFormatError) throw new BadRequestError(`${what}: ${err.message}`);
-    throw err;
+    throw formatErrorToHttp(err, what);
   }
 }
 

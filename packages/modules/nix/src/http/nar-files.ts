@@ -1,7 +1,8 @@
 import type { Request, Response } from 'express';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, type ModuleContext, type StagedBlob } from '@forge/core';
-import { createNarVerifier, formatHash, NixFormatError, parseNarFileName, renderListing, type NarVerification, type NarVerifier } from '../format/index.js';
-import { asBadRequest, once } from './body.js';
+import { createNarVerifier, formatHash, parseNarFileName, renderListing, type NarVerification, type NarVerifier } from '../format/index.js';
+import { asBadRequest, formatErrorToHttp, once } from './body.js';
+import { Semaphore } from './semaphore.js';
 import type { CacheAccess } from './cache-access.js';
 import { NIX } from '../constants.js';
 import { cacheControl } from './cache-control.js';
@@ -31,6 +32,9 @@ export const listingKey = (fileName: string) => `ls/${fileName}`;
 export function narFileRoutes(ctx: ModuleContext, cache: CacheAccess): void {
   const { router, registry } = ctx;
   const maxSize = ctx.host.maxUploadBytes;
+  // An xz decoder keeps its dictionary (8 MiB at Nix's default level, up to 64 MiB) in
+  // WebAssembly memory that never shrinks: bound how many run at once. Others wait.
+  const decoders = new Semaphore(4);
 
   router.put('/nar/:file', async (req: Request, res: Response) => {
     const name = parseNarFileName(String(req.params.file));
@@ -50,6 +54,7 @@ export function narFileRoutes(ctx: ModuleContext, cache: CacheAccess): void {
     );
     const staged: StagedBlob[] = [];
     let facts: NarVerification;
+    const release = await decoders.acquire();
     try {
       staged.push(await registry.stageBlob(tee(req.iterator({ destroyOnReturn: false }), verifier), { maxSize }));
       facts = await asBadRequest('NAR upload refused', () => verifier.end());
@@ -62,6 +67,8 @@ export function narFileRoutes(ctx: ModuleContext, cache: CacheAccess): void {
       verifier.abort();
       await Promise.all(staged.map((s) => s.discard()));
       throw err;
+    } finally {
+      release();
     }
     const listing = await registry.stageBlob(once(renderListing(facts.listing)));
     staged.push(listing);
@@ -101,7 +108,7 @@ export function narFileRoutes(ctx: ModuleContext, cache: CacheAccess): void {
 async function* tee(source: AsyncIterable<Uint8Array>, verifier: NarVerifier): AsyncIterable<Uint8Array> {
   for await (const chunk of source) {
     await verifier.write(chunk).catch((err: unknown) => {
-      throw err instanceof NixFormatError ? new BadRequestError(`NAR upload refused: ${err.message}`) : err;
+      throw formatErrorToHttp(err, 'NAR upload refused');
     });
     yield chunk;
   }

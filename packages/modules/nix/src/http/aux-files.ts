@@ -35,13 +35,15 @@ export function auxFileRoutes(nix: NixServices): void {
   });
 
   // Nix PUTs nix-cache-info when it finds none; for a writer that enables the cache.
+  // A refused file enables nothing.
   router.put('/nix-cache-info', async (req: Request, res: Response) => {
-    await nix.cache.write(req);
+    const owner = await nix.cache.owner(req, 'write');
     const body = await readSmallBody(req, 64 * 1024);
     const info = await asBadRequest('invalid nix-cache-info', () => parseNixCacheInfo(body.toString('utf8')));
     if (info.storeDir !== undefined && info.storeDir !== NIX_STORE_DIR) {
       throw new BadRequestError(`this cache serves the store ${NIX_STORE_DIR}, not ${info.storeDir}`);
     }
+    await nix.caches.enable(owner.id);
     res.status(204).end();
   });
 

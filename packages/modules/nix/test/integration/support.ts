@@ -346,6 +346,7 @@ export async function expectNothingLeft(t: TestServer, refuse: () => Promise<voi
 export async function expect400(res: Response | Promise<Response>, message: RegExp): Promise<string> {
   const r = await res;
   const text = await r.text();
+  if (process.env.SHOW400) console.log('400:', text.trim());
   expect(r.status, text).toBe(400);
   expect(text).toMatch(message);
   return text;

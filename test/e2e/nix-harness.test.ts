@@ -275,22 +275,4 @@ describe.runIf(nix.available)('nix harness (real nix client against a file:// bi
     const closureInfo = await pathInfo(client, undefined, [small.byName[a.root]!.outPath], { recursive: true, check: true });
     expect(closureInfo.info).toHaveLength(60);
   });
-
-  it.runIf(process.env.NIX_HARNESS_BENCH)('benchmark: builds a realistic 300-path, 500 MiB closure', async () => {
-    const spec = realisticClosureSpec({ paths: 300, totalBytes: 500 * 1024 * 1024, seed: 1 });
-    console.log('spec', summarizeSpec(spec));
-    const big = await buildClosure(client, spec);
-    console.log(`built 300 paths / 500 MiB in ${big.buildMs} ms`);
-    const sizes = await pathInfo(client, undefined, [big.byName[spec.root]!.outPath], { closureSize: true, check: true });
-    console.log('closure NAR size', sizes.info[0]!.closureSize);
-    const cache = path.join(dir, 'bench-cache');
-    for (const compression of ['zstd', 'none'] as const) {
-      const t = Date.now();
-      client.assertOk(await copyTo(client, fileStoreUrl(`${cache}-${compression}`), [big.byName[spec.root]!.outPath], { compression }));
-      console.log(`nix copy to file:// with ${compression}: ${Date.now() - t} ms`);
-    }
-    const t = Date.now();
-    client.assertOk(await deleteLocal(client, [...big.outPaths, ...big.drvPaths]));
-    console.log(`deleted in ${Date.now() - t} ms`);
-  });
 });

@@ -102,8 +102,10 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
   if (info.fileSize !== undefined && info.fileSize !== facts.fileSize) throw mismatch('FileSize', info.fileSize, facts.fileSize);
 
   // Signatures: well-formed (parsing checked that), none in the name of a server key, and
-  // those by keys the owner trusts must verify.
-  const serverKeyNames = new Set((await nix.keys.all(owner.id)).map((k) => k.name));
+  // those by keys the owner trusts must verify. The active key first: a new cache gets its
+  // key now, and its name is one of the server's from this upload on.
+  const key = await nix.keys.active(owner);
+  const serverKeyNames = new Set([key.name, ...(await nix.keys.all(owner.id)).map((k) => k.name)]);
   const uploaderSigs = info.sigs.filter((s) => {
     const { keyName } = parseSignature(s);
     if (serverKeyNames.has(keyName)) throw new BadRequestError(`Sig by ${keyName}: that is this cache's own key; the server makes those signatures`);
@@ -114,7 +116,6 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
     throw new BadRequestError(`Sig by ${checked.invalid.join(', ')} does not verify for ${info.storePath.baseName} (the key is trusted by this cache)`);
   }
 
-  const key = await nix.keys.active(owner);
   const serverSig = signPath(info, key.secret);
   const listing = await registry.getOwnerFile(owner.id, NIX, listingKey(fileName));
   const narBlob: BlobRecord = { id: nar.blobId, sha256: nar.sha256, size: nar.size, createdAt: nar.createdAt };

@@ -1,4 +1,4 @@
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { BadRequestError, NotFoundError, type Owner } from '@forge/core';
 import { formatPublicKey } from '../format/index.js';
 import type { NixServices } from '../services.js';
@@ -19,7 +19,15 @@ export function substituterUrl(nix: NixServices, owner: Owner): string {
 export function settingsApiRoutes(nix: NixServices): void {
   const router = express.Router({ mergeParams: true });
   nix.ctx.router.use('/-', router);
-  router.use(express.json({ limit: '64kb' }));
+  // JSON bodies are read only once the caller may write: the guard answers `Expect:
+  // 100-continue` (a parser in front of it would wait for a body the client holds back).
+  const json = [
+    async (req: Request, _res: Response, next: NextFunction) => {
+      await nix.cache.owner(req, 'write');
+      next();
+    },
+    express.json({ limit: '64kb' }),
+  ];
 
   async function describe(owner: Owner) {
     const settings = await nix.caches.get(owner.id);
@@ -50,7 +58,7 @@ export function settingsApiRoutes(nix: NixServices): void {
   });
 
   // Enables the cache (and creates its signing key) and changes its settings.
-  router.put('/settings', async (req: Request, res: Response) => {
+  router.put('/settings', ...json, async (req: Request, res: Response) => {
     const { owner } = await nix.cache.write(req);
     const body = (req.body ?? {}) as { priority?: unknown; visibility?: unknown; wantMassQuery?: unknown };
     await nix.caches.update(owner.id, {
@@ -78,7 +86,7 @@ export function settingsApiRoutes(nix: NixServices): void {
   });
 
   // Bring your own key: the body is a Nix secret key file (text/plain) or {"secretKey": "…"}.
-  router.post('/keys/import', async (req: Request, res: Response) => {
+  router.post('/keys/import', ...json, async (req: Request, res: Response) => {
     const { owner } = await nix.cache.write(req);
     const text = req.is('application/json') ? String((req.body as { secretKey?: unknown })?.secretKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     if (!text.trim()) throw new BadRequestError('send the secret key file (name:base64) as the body');
@@ -96,7 +104,7 @@ export function settingsApiRoutes(nix: NixServices): void {
     res.status(204).end();
   });
 
-  router.post('/trusted-keys', async (req: Request, res: Response) => {
+  router.post('/trusted-keys', ...json, async (req: Request, res: Response) => {
     const { owner } = await nix.cache.write(req);
     const text = req.is('application/json') ? String((req.body as { publicKey?: unknown })?.publicKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     await nix.trustedKeys.add(owner.id, parseTrustedKey(text));

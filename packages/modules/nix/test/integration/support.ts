@@ -262,23 +262,38 @@ export function rawRequest(
  * A PUT with `Expect: 100-continue`: whether the server said 100 Continue before its final
  * answer. The body is only sent after a 100.
  */
-export function putExpectingContinue(url: string, body: Uint8Array | string, headers: Record<string, string> = {}): Promise<{ status: number; continued: boolean; text: string }> {
+export function putExpectingContinue(
+  url: string,
+  body: Uint8Array | string,
+  headers: Record<string, string> = {},
+  method = 'PUT',
+): Promise<{ status: number; continued: boolean; text: string }> {
   return new Promise((resolve, reject) => {
     let continued = false;
     const req = http.request(url, {
-      method: 'PUT',
+      method,
       headers: { expect: '100-continue', 'content-length': String(Buffer.byteLength(body)), ...headers },
     });
+    // A server that waits for the body before answering would wait forever (curl gives up
+    // waiting for the 100 after a second and sends it anyway; this client does not).
+    const timer = setTimeout(() => {
+      resolve({ status: -1, continued, text: 'no answer within 5 s' });
+      req.destroy();
+    }, 5_000);
     req.on('continue', () => {
       continued = true;
       req.end(body);
     });
     req.on('response', (res) => {
+      clearTimeout(timer);
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, continued, text: Buffer.concat(chunks).toString('utf8') }));
     });
-    req.on('error', reject);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     req.flushHeaders();
   });
 }

@@ -3,6 +3,7 @@ import { NIX } from './constants.js';
 import { registerHttpRoutes } from './http/routes.js';
 import { NixSchema1732406500000 } from './migrations/1732406500000-nix-schema.js';
 import { createNixServices } from './services.js';
+import { registerNixUi } from './ui/index.js';
 
 export interface NixModuleOptions {}
 
@@ -16,6 +17,7 @@ export function nixModule(_options: NixModuleOptions = {}): PackageTypeModule {
     register(ctx) {
       const nix = createNixServices(ctx);
       registerHttpRoutes(nix);
+      registerNixUi(nix);
     },
   };
 }

@@ -63,6 +63,8 @@ export interface StorePathPage {
   items: StorePathRecord[];
   /** Opaque cursor for the next page, or null at the end. */
   next: string | null;
+  /** Opaque cursor for the page before this one (pass it as `before`), or null on the first page. */
+  prev: string | null;
 }
 
 /**
@@ -135,9 +137,14 @@ export class StorePaths {
 
   /**
    * One page of an owner's store paths. `query` matches a name substring or a hash-part
-   * prefix. Keyset pagination: the cursor carries the sort key of the last row.
+   * prefix. Keyset pagination: the cursor carries the sort key of the last row (`cursor`,
+   * the page after it) or of the first row (`before`, the page before it), so a deep page
+   * costs what the first does: one index range scan of `limit` rows.
    */
-  async list(ownerId: number, options: { sort?: StorePathSort; query?: string; limit?: number; cursor?: string | null }): Promise<StorePathPage> {
+  async list(
+    ownerId: number,
+    options: { sort?: StorePathSort; query?: string; limit?: number; cursor?: string | null; before?: string | null },
+  ): Promise<StorePathPage> {
     const sort = options.sort ?? 'created';
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);
     const params: unknown[] = [ownerId];
@@ -149,27 +156,80 @@ export class StorePaths {
       params.push(`${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
       where.push(`(lower(name) LIKE ${like} OR hash_part LIKE $${params.length})`);
     }
-    const cursor = decodeCursor(options.cursor);
+    // A cursor of another sort (or a tampered one) is ignored: the first page.
+    const fits = (c: { key: string | number; id: number } | null) =>
+      c && (sort === 'size' ? typeof c.key === 'number' : sort === 'name' ? typeof c.key === 'string' : typeof c.key === 'string' && /^\d{1,17}$/.test(c.key)) ? c : null;
+    const before = fits(decodeCursor(options.before));
+    const cursor = before ? null : fits(decodeCursor(options.cursor));
     const order = {
-      created: { cols: 'created_at DESC, id DESC', key: 'created_at', dir: '<' },
-      name: { cols: 'name ASC, id ASC', key: 'name', dir: '>' },
-      size: { cols: 'nar_size DESC, id DESC', key: 'nar_size', dir: '<' },
+      created: { cols: 'created_at DESC, id DESC', back: 'created_at ASC, id ASC', key: 'created_at', dir: '<', backDir: '>' },
+      name: { cols: 'name ASC, id ASC', back: 'name DESC, id DESC', key: 'name', dir: '>', backDir: '<' },
+      size: { cols: 'nar_size DESC, id DESC', back: 'nar_size ASC, id ASC', key: 'nar_size', dir: '<', backDir: '>' },
     }[sort];
-    if (cursor) {
-      params.push(cursor.key, cursor.id);
-      where.push(`(${order.key}, id) ${order.dir} ($${params.length - 1}, $${params.length})`);
+    const at = before ?? cursor;
+    if (at) {
+      params.push(at.key, at.id);
+      // Dates are keyed in whole microseconds since the epoch: a JavaScript Date keeps only
+      // milliseconds, and rows pushed within one millisecond would be skipped.
+      const key = sort === 'created' ? `(timestamptz 'epoch' + $${params.length - 1}::bigint * interval '1 microsecond')` : `$${params.length - 1}`;
+      where.push(`(${order.key}, id) ${before ? order.backDir : order.dir} (${key}, $${params.length})`);
     }
-    const rows = await this.db.query(
-      `SELECT * FROM nix_store_path WHERE ${where.join(' AND ')} ORDER BY ${order.cols} LIMIT ${limit + 1}`,
+    const rows: Array<Record<string, unknown>> = await this.db.query(
+      `SELECT *, (extract(epoch FROM created_at) * 1000000)::bigint AS created_us FROM nix_store_path
+       WHERE ${where.join(' AND ')} ORDER BY ${before ? order.back : order.cols} LIMIT ${limit + 1}`,
       params,
     );
-    const items = rows.slice(0, limit).map(toStorePath);
-    const last = items[items.length - 1];
-    const next =
-      rows.length > limit && last
-        ? encodeCursor(sort === 'created' ? last.createdAt.toISOString() : sort === 'name' ? last.name : last.narSize, last.id)
-        : null;
-    return { items, next };
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    if (before) page.reverse();
+    const items = page.map(toStorePath);
+    const keyOf = (r: Record<string, unknown>) =>
+      encodeCursor(sort === 'created' ? String(r.created_us) : sort === 'name' ? String(r.name) : Number(r.nar_size), Number(r.id));
+    const first = page[0];
+    const last = page[page.length - 1];
+    // Going back, the rows after this page exist (the page we came from); going forward,
+    // the rows before it do whenever we started from a cursor.
+    const next = last && (before ? true : more) ? keyOf(last) : null;
+    const prev = first && (before ? more : cursor !== null) ? keyOf(first) : null;
+    return { items, next, prev };
+  }
+
+  /** Bytes of the distinct NAR files (compressed) this owner's paths use: what the cache stores. */
+  async storedNarBytes(ownerId: number): Promise<number> {
+    const [row] = await this.db.query(
+      `SELECT coalesce(sum(b.size), 0)::bigint AS bytes FROM package_blob b
+       WHERE b.id IN (SELECT nar_blob_id FROM nix_store_path WHERE owner_id = $1)`,
+      [ownerId],
+    );
+    return Number(row.bytes);
+  }
+
+  /**
+   * Every path that depends on `hashPart` (referrers, their referrers, …), without itself:
+   * what a recursive delete takes along. At most `limit` rows (by name).
+   */
+  async dependents(ownerId: number, hashPart: string, limit = 1000): Promise<StorePathRecord[]> {
+    const rows = await this.db.query(
+      `WITH RECURSIVE d(hash_part) AS (
+         SELECT $2::char(32)
+         UNION
+         SELECT p.hash_part FROM d JOIN nix_reference r ON r.owner_id = $1 AND r.ref_hash = d.hash_part
+           JOIN nix_store_path p ON p.id = r.path_id)
+       SELECT p.* FROM d JOIN nix_store_path p ON p.owner_id = $1 AND p.hash_part = d.hash_part
+       WHERE p.hash_part <> $2 ORDER BY p.name, p.id LIMIT $3`,
+      [ownerId, hashPart, limit],
+    );
+    return rows.map(toStorePath);
+  }
+
+  /** How many paths of this owner reference `hashPart` (excluding itself). */
+  async referrerCount(ownerId: number, hashPart: string): Promise<number> {
+    const [row] = await this.db.query(
+      `SELECT count(*)::int AS n FROM nix_reference r JOIN nix_store_path p ON p.id = r.path_id
+       WHERE r.owner_id = $1 AND r.ref_hash = $2 AND p.hash_part <> $2`,
+      [ownerId, hashPart],
+    );
+    return Number(row.n);
   }
 
   async stats(ownerId: number): Promise<{ paths: number; narBytes: number; fileBytes: number; lastPush: Date | null }> {

@@ -1,0 +1,355 @@
+import type { Request, Response } from 'express';
+import type { Owner, UiHelpers } from '@forge/core';
+import { checkPathSignatures, parseNarInfo, parseSignature, verifySignature, fingerprintPath, type NarListing } from '../format/index.js';
+import { narInfoOf, renderNarInfo } from '../http/narinfo-render.js';
+import type { StorePathRecord } from '../store/store-paths.js';
+import { Bytes, Card, CodeBlock, EmptyState, Icon, Time } from './components.js';
+import { formatBytes, shellQuote } from './format.js';
+import type { NixUi } from './nix-ui.js';
+import { DirectoryTable, filesUrl, modeOf } from './tree.js';
+
+const REFERRERS_SHOWN = 100;
+
+export interface SignatureRow {
+  keyName: string;
+  signature: string;
+  kind: 'server' | 'uploader';
+  /** Server keys: active or retired. Uploader keys: trusted by this cache or not. */
+  status: 'active' | 'retired' | 'trusted' | 'untrusted';
+  /** Whether it verifies against the key this cache knows by that name (null: no such key). */
+  valid: boolean | null;
+}
+
+/** Every signature the cache serves for a path, with the key that made it. */
+export async function signatureRows(nixUi: NixUi, path: StorePathRecord, sigs: readonly string[]): Promise<SignatureRow[]> {
+  const { nix } = nixUi;
+  const [serverKeys, trusted] = await Promise.all([nix.keys.all(path.ownerId), nix.trustedKeys.list(path.ownerId)]);
+  const info = narInfoOf(path);
+  const fingerprint = fingerprintPath(info);
+  return sigs.map((signature) => {
+    const { keyName } = parseSignature(signature);
+    const server = serverKeys.find((k) => k.name === keyName);
+    if (server) {
+      let valid = false;
+      try {
+        valid = verifySignature(fingerprint, signature, server.publicKey);
+      } catch {
+        valid = false;
+      }
+      return { keyName, signature, kind: 'server', status: server.active ? 'active' : 'retired', valid };
+    }
+    const check = checkPathSignatures({ ...info, sigs: [signature] }, trusted);
+    const known = check.untrusted.length === 0;
+    return { keyName, signature, kind: 'uploader', status: known ? 'trusted' : 'untrusted', valid: known ? check.valid.length === 1 : null };
+  });
+}
+
+/** `/{owner}/-/packages/nix/-/cache/paths/{hash}`: everything about one store path. */
+export function pathPage(nixUi: NixUi, ui: UiHelpers) {
+  const { nix } = nixUi;
+  return async (req: Request, res: Response) => {
+    const { page, path } = await nixUi.path(ui, req);
+    const owner = page.owner;
+    const selfRef = (r: string) => r.slice(0, 32) === path.hashPart;
+    const refHashes = path.references.filter((r) => !selfRef(r)).map((r) => r.slice(0, 32));
+    const [narinfo, closure, referrers, referrerCount, listing, log, present, version] = await Promise.all([
+      renderNarInfo(nix, path),
+      nix.storePaths.closure(owner.id, path.hashPart),
+      nix.storePaths.referrers(owner.id, path.hashPart, REFERRERS_SHOWN),
+      nix.storePaths.referrerCount(owner.id, path.hashPart),
+      nixUi.listing(path).catch(() => null),
+      nixUi.log(path),
+      nix.storePaths.present(owner.id, refHashes),
+      nix.ctx.registry.getVersionById(path.versionId),
+    ]);
+    const [creator, pkg] = await Promise.all([
+      version?.creatorId ? nix.ctx.owners.findById(version.creatorId) : null,
+      version ? nix.ctx.registry.getPackageById(version.packageId) : null,
+    ]);
+    const narinfoText = narinfo.toString('utf8');
+    const signatures = await signatureRows(nixUi, path, parseNarInfo(narinfo).sigs);
+    const storePath = `/nix/store/${path.hashPart}-${path.name}`;
+    const base = nixUi.pathUrl(owner, path.hashPart);
+    const now = Date.now();
+    await ui.render(res, page, {
+      title: `${path.name} · Nix cache · ${owner.name}`,
+      trail: [
+        ['Nix cache', nixUi.cacheUrl(owner)],
+        ['Store paths', nixUi.pathsUrl(owner)],
+        [path.name, ''],
+      ],
+      body: (
+        <div class="page-grid">
+          <div class="page-main">
+            <section class="card" id="store-path">
+              <div class="card-header">
+                <h2>Store path</h2>
+                <span class="badges">
+                  <span class="badge badge-blue">{path.compression === 'none' ? 'uncompressed' : path.compression}</span>
+                  {path.ca ? <span class="badge badge-green">content-addressed</span> : null}
+                  {path.system ? <span class="badge badge-outline">{path.system}</span> : null}
+                </span>
+              </div>
+              <div class="card-body">
+                <CodeBlock code={storePath} label="store path" id="store-path-name" />
+                <dl class="kv nix-narinfo" id="narinfo-fields">
+                  <dt>StorePath</dt>
+                  <dd class="mono break">{storePath}</dd>
+                  <dt>URL</dt>
+                  <dd class="mono break">{path.url}</dd>
+                  <dt>Compression</dt>
+                  <dd class="mono">{path.compression}</dd>
+                  <dt>FileHash</dt>
+                  <dd class="mono break">sha256:{path.fileHash}</dd>
+                  <dt>FileSize</dt>
+                  <dd>
+                    <Bytes bytes={path.fileSize} /> <span class="muted small">({path.fileSize.toLocaleString('en')} bytes)</span>
+                  </dd>
+                  <dt>NarHash</dt>
+                  <dd class="mono break">sha256:{path.narHash}</dd>
+                  <dt>NarSize</dt>
+                  <dd>
+                    <Bytes bytes={path.narSize} /> <span class="muted small">({path.narSize.toLocaleString('en')} bytes)</span>
+                  </dd>
+                  <dt>References</dt>
+                  <dd>
+                    {path.references.length === 0 ? <span class="muted">none</span> : `${path.references.length}${path.references.some(selfRef) ? ' (including itself)' : ''}`}
+                  </dd>
+                  <dt>Deriver</dt>
+                  <dd class="mono break">{path.deriver ?? <span class="muted">unknown</span>}</dd>
+                  <dt>System</dt>
+                  <dd class="mono">{path.system ?? <span class="muted">not given</span>}</dd>
+                  <dt>CA</dt>
+                  <dd class="mono break">{path.ca ?? <span class="muted">none (input-addressed)</span>}</dd>
+                  <dt>Sig</dt>
+                  <dd>{signatures.length === 1 ? '1 signature' : `${signatures.length} signatures`}</dd>
+                </dl>
+                <details class="nix-raw">
+                  <summary>The narinfo as served</summary>
+                  <CodeBlock code={narinfoText.trimEnd()} label="narinfo" id="narinfo-raw" />
+                </details>
+              </div>
+            </section>
+
+            <Card title="Signatures" flush id="signatures">
+              <table class="table">
+                <thead>
+                  <tr>
+                    <th>Key</th>
+                    <th>Made by</th>
+                    <th>Signature</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {signatures.map((s) => (
+                    <tr data-key={s.keyName}>
+                      <td class="mono small break">{s.keyName}</td>
+                      <td>
+                        <SignatureBadge row={s} />
+                      </td>
+                      <td class="mono small hash">{s.signature.slice(s.keyName.length + 1)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </Card>
+
+            <Files nixUi={nixUi} owner={owner} path={path} listing={listing} />
+
+            <Card title={`References (${refHashes.length})`} flush id="references">
+              {refHashes.length === 0 ? (
+                <EmptyState title="No references">
+                  <p class="muted small">This path needs no other store path at run time.</p>
+                </EmptyState>
+              ) : (
+                <ul class="list list-compact">
+                  {path.references
+                    .filter((r) => !selfRef(r))
+                    .map((r) => {
+                      const hash = r.slice(0, 32);
+                      return (
+                        <li class="list-item">
+                          <Icon name="package" />
+                          {present.has(hash) ? (
+                            <a class="mono small break" href={nixUi.pathUrl(owner, hash)}>
+                              {r}
+                            </a>
+                          ) : (
+                            <span class="mono small break">{r}</span>
+                          )}
+                        </li>
+                      );
+                    })}
+                </ul>
+              )}
+            </Card>
+
+            <Card title={`Referrers (${referrerCount})`} flush id="referrers">
+              {referrers.length === 0 ? (
+                <EmptyState title="No referrers">
+                  <p class="muted small">No other path in this cache depends on this one.</p>
+                </EmptyState>
+              ) : (
+                <ul class="list list-compact">
+                  {referrers.map((r) => (
+                    <li class="list-item">
+                      <Icon name="package" />
+                      <a class="mono small break" href={nixUi.pathUrl(owner, r.hashPart)}>
+                        {r.hashPart}-{r.name}
+                      </a>
+                    </li>
+                  ))}
+                  {referrerCount > referrers.length ? <li class="list-item muted small">… and {referrerCount - referrers.length} more</li> : null}
+                </ul>
+              )}
+            </Card>
+          </div>
+
+          <aside class="page-side">
+            <Card title="Closure" id="closure">
+              <dl class="kv">
+                <dt>Paths</dt>
+                <dd>{closure.count.toLocaleString('en')}</dd>
+                <dt>NAR size</dt>
+                <dd>
+                  <Bytes bytes={closure.narSize} />
+                </dd>
+              </dl>
+              <p class="hint">This path and everything it references, directly or not.</p>
+            </Card>
+            <Card title="Download" id="download">
+              <p>
+                <a class="btn btn-primary btn-block" href={`${base}/nar`} download>
+                  Download NAR ({formatBytes(path.fileSize)})
+                </a>
+              </p>
+              <p class="hint">With this cache as a substituter:</p>
+              <CodeBlock code={`nix-store --realise ${shellQuote(storePath)}`} label="realise command" />
+            </Card>
+            <Card title="Build log" id="build-log">
+              {log ? (
+                <p>
+                  <a class="btn btn-block" href={`${base}/log`}>
+                    View build log
+                  </a>
+                </p>
+              ) : (
+                <p class="muted small">
+                  No build log was uploaded{path.deriver ? '' : ' (the deriver is unknown)'}. Upload one with <code>nix store copy-log</code>.
+                </p>
+              )}
+            </Card>
+            <Card title="Details">
+              <dl class="kv">
+                <dt>Pushed</dt>
+                <dd>
+                  <Time date={path.createdAt} now={now} />
+                </dd>
+                {creator ? (
+                  <>
+                    <dt>By</dt>
+                    <dd>{creator.name}</dd>
+                  </>
+                ) : null}
+                <dt>Last fetched</dt>
+                <dd>
+                  <Time date={path.lastAccessedAt} now={now} />
+                </dd>
+                {version && pkg ? (
+                  <>
+                    <dt>Package</dt>
+                    <dd class="break">
+                      <a href={`/${encodeURIComponent(owner.name)}/-/packages/nix/${encodeURIComponent(pkg.name)}`}>{pkg.name}</a>
+                      {typeof version.metadata.drvVersion === 'string' && version.metadata.drvVersion ? (
+                        <span class="muted"> {version.metadata.drvVersion}</span>
+                      ) : null}
+                    </dd>
+                  </>
+                ) : null}
+              </dl>
+            </Card>
+            {page.canWrite ? (
+              <section class="card nix-danger" id="danger-zone">
+                <div class="card-header">
+                  <h2>Danger zone</h2>
+                </div>
+                <div class="card-body">
+                  <p class="small">Deleting removes the narinfo, and the NAR unless another path of this cache uses it.</p>
+                  <a class="btn btn-danger-outline btn-block" href={`${base}/delete`}>
+                    Delete this store path
+                  </a>
+                </div>
+              </section>
+            ) : null}
+          </aside>
+        </div>
+      ),
+    });
+  };
+}
+
+function SignatureBadge({ row }: { row: SignatureRow }) {
+  if (row.kind === 'server') {
+    return (
+      <span class="badges">
+        <span class="badge badge-blue">Server key</span>
+        {row.status === 'active' ? <span class="badge badge-green">active</span> : <span class="badge badge-gray">retired</span>}
+        {row.valid ? null : <span class="badge badge-red">does not verify</span>}
+      </span>
+    );
+  }
+  return (
+    <span class="badges">
+      <span class="badge badge-outline">Uploader key</span>
+      {row.status === 'trusted' ? (
+        row.valid ? (
+          <span class="badge badge-green">trusted</span>
+        ) : (
+          <span class="badge badge-red">trusted, does not verify</span>
+        )
+      ) : (
+        <span class="badge badge-gray">not trusted</span>
+      )}
+    </span>
+  );
+}
+
+function Files({ nixUi, owner, path, listing }: { nixUi: NixUi; owner: Owner; path: StorePathRecord; listing: NarListing | null }) {
+  if (!listing) {
+    return (
+      <Card title="Files" id="files">
+        <p class="muted">No listing is stored for this path's NAR.</p>
+      </Card>
+    );
+  }
+  const root = listing.root;
+  return (
+    <Card
+      title="Files"
+      flush
+      id="files"
+      end={
+        <a class="small" href={filesUrl(nixUi, owner, path.hashPart, '')}>
+          Browse
+        </a>
+      }
+    >
+      {root.type === 'directory' ? (
+        <DirectoryTable nixUi={nixUi} owner={owner} hashPart={path.hashPart} dir={root} inner="" />
+      ) : (
+        <div class="card-body">
+          <p>
+            This store path is a single {root.type === 'symlink' ? 'symbolic link' : 'file'} (<span class="mono">{modeOf(root)}</span>
+            {root.type === 'regular' ? (
+              <>
+                , <Bytes bytes={root.size} />
+              </>
+            ) : null}
+            ). <a href={filesUrl(nixUi, owner, path.hashPart, '')}>View it</a>
+          </p>
+        </div>
+      )}
+    </Card>
+  );
+}
+

@@ -1,0 +1,273 @@
+import type { Request } from 'express';
+import type { ComponentChildren } from 'preact';
+import { BadRequestError, NotFoundError, type SettingsPanel, type SettingsPanelInput, type UiPageContext } from '@forge/core';
+import { formatPublicKey } from '../format/index.js';
+import { parseTrustedKey } from '../signing/cache-keys.js';
+import { CacheSettingsStore, DEFAULT_PRIORITY, type CacheVisibility } from '../store/caches.js';
+import { CodeBlock, CsrfField, Time } from './components.js';
+import type { NixUi } from './nix-ui.js';
+
+const VISIBILITIES: Array<[CacheVisibility, string, string]> = [
+  ['inherit', 'Same as the owner', 'Public when the owner is public, private when it is private.'],
+  ['public', 'Public', 'Anyone can substitute from it, also while the owner is private.'],
+  ['private', 'Private', 'Only members with a token (read:package) can substitute.'],
+];
+
+/** The Nix cache's card in `/{owner}/-/settings/packages`: enable, priority, visibility, keys. */
+export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
+  const { nix } = nixUi;
+  return {
+    async render({ ctx: page, actionUrl }: SettingsPanelInput) {
+      const owner = page.owner;
+      const settings = await nix.caches.get(owner.id);
+      const form = (action: string, children: ComponentChildren, options: { confirm?: string; class?: string; id?: string } = {}) => (
+        <form method="post" action={actionUrl} class={options.class} data-confirm={options.confirm} id={options.id}>
+          <CsrfField token={page.csrfToken} />
+          <input type="hidden" name="action" value={action} />
+          {children}
+        </form>
+      );
+      if (!settings) {
+        return (
+          <div class="nix-panel" id="nix-settings">
+            <p>
+              A Nix binary cache at <code class="break">{nixUi.substituter(owner)}</code>: push closures with <code>nix copy</code>, substitute from it with
+              the stock <code>nix</code>. The server signs every path with a key of this cache. The first push enables it too.
+            </p>
+            {form(
+              'enable',
+              <button type="submit" class="btn btn-primary">
+                Enable the Nix cache
+              </button>,
+            )}
+          </div>
+        );
+      }
+      const [keys, trusted] = await Promise.all([nix.keys.all(owner.id), nix.trustedKeys.list(owner.id)]);
+      const ownerVisibility = owner.visibility === 'private' ? 'private' : 'public';
+      const effective = CacheSettingsStore.effectiveVisibility(owner, settings);
+      return (
+        <div class="nix-panel" id="nix-settings">
+          <p class="nix-panel-intro">
+            The cache is enabled and {effective}. <a href={nixUi.cacheUrl(owner)}>Open the cache page</a> for the client setup.
+          </p>
+
+          <h3>General</h3>
+          {form(
+            'save',
+            <>
+              <div class="field">
+                <label for="nix-priority">Priority</label>
+                <input id="nix-priority" name="priority" type="number" min={0} max={1000} value={String(settings.priority)} class="input-short" required />
+                <p class="hint">Clients try caches with a lower number first; cache.nixos.org has 40, this server's default is {DEFAULT_PRIORITY}.</p>
+              </div>
+              <fieldset class="field">
+                <legend>Visibility</legend>
+                <div class="stack nix-radios">
+                  {VISIBILITIES.map(([value, label, help]) => (
+                    <label class="radio-card">
+                      <input type="radio" name="visibility" value={value} checked={settings.visibility === value} />
+                      <span>
+                        <strong>
+                          {label}
+                          {value === 'inherit' ? ` (now ${ownerVisibility})` : ''}
+                        </strong>
+                        <span class="muted small">{help}</span>
+                      </span>
+                    </label>
+                  ))}
+                </div>
+              </fieldset>
+              <button type="submit" class="btn btn-primary">
+                Save
+              </button>
+            </>,
+            { id: 'nix-general' },
+          )}
+
+          <h3>Signing keys</h3>
+          <p class="hint">
+            The active key signs every narinfo served. Retired keys still sign for clients that trust only them, until you drop them. Secret keys never
+            leave the server.
+          </p>
+          <table class="table nix-keys" id="nix-keys">
+            <thead>
+              <tr>
+                <th>Key</th>
+                <th>Status</th>
+                <th class="actions">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {keys.map((k) => (
+                <tr data-key={k.name}>
+                  <td>
+                    <div class="mono small">{k.name}</div>
+                    <CodeBlock code={k.publicKeyText} label={`public key ${k.name}`} />
+                  </td>
+                  <td class="nowrap">
+                    {k.active ? <span class="badge badge-green">Active</span> : <span class="badge badge-gray">Retired</span>}
+                    <div class="muted small">{k.retiredAt ? <>retired <Time date={k.retiredAt} /></> : <>since <Time date={k.createdAt} /></>}</div>
+                  </td>
+                  <td class="actions">
+                    {k.active
+                      ? null
+                      : form(
+                          'drop',
+                          <>
+                            <input type="hidden" name="key" value={String(k.id)} />
+                            <button type="submit" class="btn btn-small btn-danger-outline" aria-label={`Drop ${k.name}`}>
+                              Drop
+                            </button>
+                          </>,
+                          { confirm: `Drop ${k.name}? Clients that trust only this key will stop accepting this cache's paths.` },
+                        )}
+                  </td>
+                </tr>
+              ))}
+              {keys.length === 0 ? (
+                <tr>
+                  <td colSpan={3} class="muted">
+                    No key yet: one is made at the first push, or rotate to make one now.
+                  </td>
+                </tr>
+              ) : null}
+            </tbody>
+          </table>
+          <div class="nix-key-actions">
+            {form(
+              'rotate',
+              <button type="submit" class="btn">
+                Rotate: generate a new key
+              </button>,
+              { confirm: 'Generate a new signing key? Clients must trust the new public key; the old one stays until you drop it.' },
+            )}
+            <details class="nix-import">
+              <summary class="btn">Import a secret key…</summary>
+              {form(
+                'import',
+                <>
+                  <div class="field">
+                    <label for="nix-secret-key">Secret key</label>
+                    <textarea id="nix-secret-key" name="secretKey" rows={2} placeholder="name:base64 (as nix key generate-secret writes it)" required></textarea>
+                    <p class="hint">It becomes the active key; the current one is retired.</p>
+                  </div>
+                  <button type="submit" class="btn btn-primary">
+                    Import key
+                  </button>
+                </>,
+              )}
+            </details>
+          </div>
+
+          <h3>Trusted uploader keys</h3>
+          <p class="hint">
+            Signatures that uploaders send along are kept. A signature by a key listed here must verify, or the upload is refused.
+          </p>
+          {trusted.length > 0 ? (
+            <ul class="list list-compact nix-trusted" id="nix-trusted">
+              {trusted.map((k) => (
+                <li class="list-item" data-key={k.name}>
+                  <span class="mono small break">{formatPublicKey(k)}</span>
+                  <span class="list-item-end">
+                    {form(
+                      'untrust',
+                      <>
+                        <input type="hidden" name="name" value={k.name} />
+                        <button type="submit" class="btn btn-small btn-danger-outline" aria-label={`Remove ${k.name}`}>
+                          Remove
+                        </button>
+                      </>,
+                      { confirm: `Stop trusting ${k.name}?` },
+                    )}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p class="muted small">No uploader key is trusted.</p>
+          )}
+          {form(
+            'trust',
+            <>
+              <div class="field">
+                <label for="nix-trusted-key">Public key</label>
+                <input id="nix-trusted-key" name="publicKey" type="text" placeholder="name:base64" class="mono" required />
+              </div>
+              <div class="field field-button">
+                <button type="submit" class="btn">
+                  Trust key
+                </button>
+              </div>
+            </>,
+            { class: 'inline-fields' },
+          )}
+        </div>
+      );
+    },
+
+    async handlePost(req: Request, page: UiPageContext): Promise<string> {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const owner = page.owner;
+      const action = String(body.action ?? '');
+      const text = (name: string) => String(body[name] ?? '').trim();
+      const done = (message: string) => {
+        nix.narinfos.invalidateOwner(owner.id);
+        return message;
+      };
+      switch (action) {
+        case 'enable': {
+          await nix.caches.enable(owner.id);
+          const key = await nix.keys.active(owner);
+          return done(`The Nix cache is enabled; it signs with ${key.name}.`);
+        }
+        case 'save': {
+          const priority = Number(text('priority'));
+          const visibility = text('visibility') as CacheVisibility;
+          if (!/^\d+$/.test(text('priority'))) throw new BadRequestError('priority must be a whole number from 0 to 1000');
+          await nix.caches.update(owner.id, { priority, visibility });
+          await nix.keys.active(owner);
+          return done('Nix cache settings saved.');
+        }
+        case 'rotate': {
+          await nix.caches.enable(owner.id);
+          const key = await nix.keys.rotate(owner);
+          return done(`${key.name} is the new signing key. Clients must trust its public key.`);
+        }
+        case 'import': {
+          const secret = text('secretKey');
+          if (!secret) throw new BadRequestError('paste a secret key (name:base64, as nix key generate-secret writes it)');
+          await nix.caches.enable(owner.id);
+          const key = await nix.keys.import(owner, secret);
+          return done(`${key.name} is the new signing key.`);
+        }
+        case 'drop': {
+          const id = Number(text('key'));
+          const key = (await nix.keys.all(owner.id)).find((k) => k.id === id);
+          if (!Number.isInteger(id) || !key) throw new BadRequestError('there is no such key');
+          await nix.keys.drop(owner, id);
+          return done(`${key.name} was dropped; its signatures are no longer served.`);
+        }
+        case 'trust': {
+          const key = parseTrustedKey(text('publicKey'));
+          await nix.trustedKeys.add(owner.id, key);
+          return done(`Signatures by ${key.name} must verify from now on.`);
+        }
+        case 'untrust': {
+          const name = text('name');
+          try {
+            await nix.trustedKeys.remove(owner.id, name);
+          } catch (err) {
+            if (err instanceof NotFoundError) throw new BadRequestError(`no trusted key is named “${name}”`);
+            throw err;
+          }
+          return done(`${name} is no longer trusted.`);
+        }
+        default:
+          throw new BadRequestError('unknown action');
+      }
+    },
+  };
+}

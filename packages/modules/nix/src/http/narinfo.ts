@@ -10,6 +10,7 @@ import {
 import { NIX } from '../constants.js';
 import {
   checkPathSignatures,
+  fingerprintPath,
   formatContentAddress,
   formatHash,
   isStorePathHash,
@@ -17,6 +18,7 @@ import {
   parseNarInfo,
   parseSignature,
   signPath,
+  verifySignature,
   type NarInfo,
 } from '../format/index.js';
 import type { NixServices } from '../services.js';
@@ -101,15 +103,23 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
   if (info.fileHash && nix32(info.fileHash) !== facts.fileHash) throw mismatch('FileHash', `sha256:${nix32(info.fileHash)}`, `sha256:${facts.fileHash}`);
   if (info.fileSize !== undefined && info.fileSize !== facts.fileSize) throw mismatch('FileSize', info.fileSize, facts.fileSize);
 
-  // Signatures: well-formed (parsing checked that), none in the name of a server key, and
-  // those by keys the owner trusts must verify. The active key first: a new cache gets its
-  // key now, and its name is one of the server's from this upload on.
+  // Signatures: well-formed (parsing checked that), none forged in the name of a server
+  // key, and those by keys the owner trusts must verify. The active key first: a new cache
+  // gets its key now, and its name is one of the server's from this upload on.
   const key = await nix.keys.active(owner);
-  const serverKeyNames = new Set([key.name, ...(await nix.keys.all(owner.id)).map((k) => k.name)]);
+  const serverKeys = new Map([key, ...(await nix.keys.all(owner.id))].map((k) => [k.name, k]));
+  // A server key's own signature comes back in a narinfo this cache served (`nix store
+  // sign` GETs and PUTs it; a path substituted from here carries it when pushed again):
+  // the server keeps those itself, so they are taken out of the uploader's.
+  const ownSigs: Array<{ keyId: number; sig: string }> = [];
   const uploaderSigs = info.sigs.filter((s) => {
-    const { keyName } = parseSignature(s);
-    if (serverKeyNames.has(keyName)) throw new BadRequestError(`Sig by ${keyName}: that is this cache's own key; the server makes those signatures`);
-    return true;
+    const serverKey = serverKeys.get(parseSignature(s).keyName);
+    if (!serverKey) return true;
+    if (!verifySignature(fingerprintPath(info), s, serverKey.publicKey)) {
+      throw new BadRequestError(`Sig by ${serverKey.name}: that is this cache's own key, and this signature is not one it made for ${info.storePath.baseName}`);
+    }
+    if (serverKey.id !== key.id) ownSigs.push({ keyId: serverKey.id, sig: s });
+    return false;
   });
   const checked = checkPathSignatures({ ...info, sigs: uploaderSigs }, await nix.trustedKeys.list(owner.id));
   if (checked.invalid.length > 0) {
@@ -187,6 +197,9 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
     }
     await tx.manager.query(`DELETE FROM nix_path_signature WHERE path_id = $1`, [pathId]);
     await tx.manager.query(`INSERT INTO nix_path_signature (path_id, key_id, sig) VALUES ($1, $2, $3)`, [pathId, key.id, serverSig]);
+    for (const own of ownSigs) {
+      await tx.manager.query(`INSERT INTO nix_path_signature (path_id, key_id, sig) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [pathId, own.keyId, own.sig]);
+    }
     return Boolean(row.inserted);
   });
   nix.narinfos.invalidate(owner.id, urlHash);

@@ -108,6 +108,24 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       expect(verifies(p, sigs.get(key.name), key)).toBe(true);
     });
 
+    it('takes back a narinfo exactly as it serves it, as `nix store sign` and re-pushes of substituted paths send it', async () => {
+      const p = makePath({ name: 'round-trip' });
+      await alice.push(p);
+      const served = await alice.narinfo(p.hashPart);
+      expect(served).toContain(`Sig: ${serverKey.name}:`);
+      // GET, then PUT back unchanged (a path substituted from this cache carries its signature).
+      const back = await alice.putNarInfo(p, served);
+      expect(back.status, await back.clone().text()).toBe(200);
+      expect(await alice.narinfo(p.hashPart)).toBe(served);
+      // `nix store sign --store <cache> -k key`: GET, add a Sig, PUT.
+      const signed = served + `Sig: ${signPath(p.info, uploader)}\n`;
+      expect((await alice.putNarInfo(p, signed)).status).toBe(200);
+      const { sigs } = await servedSigs(alice, p);
+      expect([...sigs.keys()].sort()).toEqual([serverKey.name, uploader.name].sort());
+      expect(verifies(p, sigs.get(serverKey.name), serverKey)).toBe(true);
+      expect(verifies(p, sigs.get(uploader.name), publicKeyOf(uploader))).toBe(true);
+    });
+
     it('checks signatures by keys the owner trusts: a bad one is refused (400), a good one kept and served', async () => {
       const trusted = generateSigningKey('ci.example-1');
       const added = await alice.admin('trusted-keys', { method: 'POST', body: formatPublicKey(publicKeyOf(trusted)) + '\n' });
@@ -193,6 +211,12 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       expect((await dave.admin('settings', { method: 'PUT', json: { priority: 42 } })).status).toBe(200);
       expect((await servedSigs(dave, before)).text).toBe(first.text);
       expect(await signatureRows(key2Id)).toBe(1);
+      // Sent back as served (nix store sign, a re-push): both server signatures stay.
+      expect((await dave.putNarInfo(before, first.text)).status).toBe(200);
+      expect((await servedSigs(dave, before)).text).toBe(first.text);
+      // A retired key's name on a signature it did not make is still a forgery.
+      const forged = generateSigningKey(key1.name);
+      await expect400(dave.putNarInfo(withInfo(before, { sigs: [signPath(before.info, forged)] })), /own key/);
 
       // A path pushed after the rotation: the new key only.
       const after = makePath({ name: 'after-rotation', references: [before] });
@@ -245,13 +269,17 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       const { sigs } = await servedSigs(erin, p);
       expect(verifies(p, sigs.get('test-2'), key)).toBe(true);
       expect(sigs.has('127.0.0.1-erin-1')).toBe(true);
-      // New pushes: the imported key only; a Sig in its name is the cache's own now.
+      // New pushes: the imported key only; a Sig in its name is the cache's own now: the
+      // one its owner makes with the same secret is the server's, any other a forgery.
       const q = makePath({ name: 'after-import' });
       await erin.push(q);
       expect([...(await servedSigs(erin, q)).sigs.keys()]).toEqual(['test-2']);
-      const r = makePath({ name: 'forged-own' });
+      const r = makePath({ name: 'signed-by-owner' });
       expect((await erin.putNar(r)).status).toBe(201);
-      await expect400(erin.putNarInfo(withInfo(r, { sigs: [signPath(r.info, parseSecretKey(secretText))] })), /own key/);
+      await expect400(erin.putNarInfo(withInfo(r, { sigs: [signPath(r.info, generateSigningKey('test-2'))] })), /own key/);
+      const own = signPath(r.info, parseSecretKey(secretText));
+      expect((await erin.putNarInfo(withInfo(r, { sigs: [own] }))).status).toBe(201);
+      expect(parseNarInfo(await erin.narinfo(r.hashPart)).sigs).toEqual([own]);
       // The same name twice is refused: clients could not tell the keys apart.
       expect((await erin.admin('keys/import', { method: 'POST', body: secretText })).status).toBe(409);
     });

@@ -47,7 +47,8 @@ export function narFileRoutes(ctx: ModuleContext, cache: CacheAccess): void {
       createNarVerifier({
         compression: name.compressions.length === 1 ? name.compressions[0]! : 'auto',
         expectedFileHash: name.fileHash,
-        maxFileSize: maxSize,
+        // No maxFileSize here: the blob store enforces maxSize on the same bytes and answers
+        // 413 like the Content-Length check (the verifier's own limit would say 400).
         // A NAR inflates to more than its compressed size; this bounds decompression bombs.
         maxNarSize: maxSize * 64,
       }),

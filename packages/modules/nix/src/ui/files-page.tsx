@@ -230,7 +230,7 @@ export function logPage(nixUi: NixUi, ui: UiHelpers) {
         ['Build log', ''],
       ],
       body: (
-        <section class="card" id="build-log">
+        <section class="card" id="log-view">
           <div class="card-header">
             <h2 class="mono small break">{path.deriver}</h2>
             <a class="btn btn-small" href={`${nixUi.pathUrl(owner, path.hashPart)}/log/raw`}>

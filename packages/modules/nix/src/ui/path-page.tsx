@@ -224,7 +224,9 @@ export function pathPage(nixUi: NixUi, ui: UiHelpers) {
                 </a>
               </p>
               <p class="hint">With this cache as a substituter:</p>
-              <CodeBlock code={`nix-store --realise ${shellQuote(storePath)}`} label="realise command" />
+              <div class="nix-wrap">
+                <CodeBlock code={`nix-store --realise ${shellQuote(storePath)}`} label="realise command" />
+              </div>
             </Card>
             <Card title="Build log" id="build-log">
               {log ? (

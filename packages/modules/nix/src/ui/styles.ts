@@ -18,6 +18,9 @@ export const NIX_UI_CSS = `
 .nix-setup h3:first-child { margin-top: 0; }
 .nix-setup .hint { margin-bottom: 8px; }
 .nix-setup .code-block { margin-bottom: 4px; }
+.nix-setup h3 code { background: none; border: 0; padding: 0; font-size: 13px; }
+.nix-wrap pre { white-space: pre-wrap; word-break: break-all; }
+.kv + .hint { margin-top: 12px; }
 .nix-search { display: flex; gap: 8px; }
 .nix-search input { flex: 1; min-width: 0; }
 
@@ -64,7 +67,7 @@ export const NIX_UI_CSS = `
 .nix-log { padding: 12px 16px; white-space: pre-wrap; word-break: break-word; background: #1f2328; color: #e6edf3; }
 .nix-hex { padding: 12px 16px; margin-top: 12px; background: var(--surface-alt); border: 1px solid var(--border); border-radius: var(--radius); }
 #file-view .card-header h2 { display: flex; align-items: center; gap: 6px; overflow-wrap: anywhere; }
-#build-log .card-header h2 { font-weight: 500; }
+#log-view .card-header h2 { font-weight: 500; }
 
 .nix-narrow { max-width: 760px; }
 .nix-dependents { border: 1px solid var(--border); border-radius: var(--radius); margin-bottom: 14px; max-height: 320px; overflow-y: auto; }
@@ -77,6 +80,11 @@ export const NIX_UI_CSS = `
 .nix-panel h3 { margin: 22px 0 6px; padding-top: 16px; border-top: 1px solid var(--border); }
 .nix-panel-intro { margin-bottom: 0; }
 .nix-panel .nix-radios { max-width: 560px; }
+.nix-panel input[type='number'] {
+  font: inherit; color: var(--text); background: var(--surface); padding: 6px 10px; width: 120px;
+  border: 1px solid var(--border-strong); border-radius: var(--radius); min-height: 34px;
+}
+.nix-panel .hint + .list, .nix-panel .hint + .muted { margin-top: 8px; }
 .nix-keys { border: 1px solid var(--border); border-radius: var(--radius); border-collapse: separate; border-spacing: 0; margin: 8px 0 12px; }
 .nix-keys .code-block { margin: 4px 0 0; }
 .nix-keys td { vertical-align: top; }

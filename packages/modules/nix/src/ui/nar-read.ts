@@ -130,22 +130,31 @@ async function collect(stream: Readable, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks, size).subarray(0, limit);
 }
 
-const listings = new Map<string, NarListing>();
+/** Parsed listings by the listing blob's hash, most recently used last, within a byte budget. */
+const listings = new Map<string, { listing: NarListing; size: number }>();
+const LISTING_MEMO_BYTES = 32 * 1024 * 1024;
+let listingBytes = 0;
 
 /** The listing stored with a NAR, parsed; memoised by its content hash (it never changes). */
 export async function loadListing(registry: RegistryService, file: OwnerFileRecord): Promise<NarListing> {
   const hit = listings.get(file.sha256);
   if (hit) {
-    // Most recently used last.
     listings.delete(file.sha256);
     listings.set(file.sha256, hit);
-    return hit;
+    return hit.listing;
   }
   if (file.size > LISTING_LIMIT) throw new Error(`the listing is too large to show (${file.size} bytes)`);
   const bytes = await collect(await registry.openBlob(file.sha256), LISTING_LIMIT);
   const listing = parseListing(bytes);
-  listings.set(file.sha256, listing);
-  while (listings.size > 64) listings.delete(listings.keys().next().value!);
+  if (!listings.has(file.sha256) && file.size <= LISTING_MEMO_BYTES / 4) {
+    listings.set(file.sha256, { listing, size: file.size });
+    listingBytes += file.size;
+    for (const [key, entry] of listings) {
+      if (listingBytes <= LISTING_MEMO_BYTES) break;
+      listings.delete(key);
+      listingBytes -= entry.size;
+    }
+  }
   return listing;
 }
 

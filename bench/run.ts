@@ -18,7 +18,7 @@ import {
   fileStoreUrl,
   pathInfo,
   realisticClosureSpec,
-  requireNix,
+  nixOrThrow,
   summarizeSpec,
   type NixClient,
 } from '../test/support/nix/index.js';
@@ -96,8 +96,7 @@ const cpu = (os.cpus()[0]?.model ?? 'cpu').trim();
 const machine = `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
 
 // ---- preflight: every tool, or a clear failure (the smoke test depends on it) ----
-const nix = requireNix();
-if (!nix.available) throw new Error(`nix is required: ${'reason' in nix ? nix.reason : 'not found'} (apt-get install nix-bin)`);
+nixOrThrow();
 if (!findNginx()) throw new Error('nginx is required (apt-get install nginx)');
 if (only.has('wrk') && !existsSync('/usr/bin/wrk')) throw new Error('wrk is required (apt-get install wrk)');
 if (!existsSync(path.join(REPO, 'apps/server/dist/main.js'))) throw new Error('the server is not built: run `npm run build` (npm run bench does)');

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { format } from '@forge/module-nix';
 import { basic, startTestServer, type TestServer } from '@forge/server/testing';
 import { launchChromium, requireChromium, type LaunchedBrowser } from '../../support/browser/index.js';
 import {
@@ -210,6 +211,52 @@ describe.runIf(chromium.available && nix.available)('the Nix cache pages in head
     const pushed = await copyTo(client, cacheUrl, more.outPaths);
     expect(pushed.code).not.toBe(0);
     expect(pushed.stderr).toMatch(/401|Unauthorized|does not appear to be a binary cache/i);
+  });
+
+  it('shows hostile names from a NAR as text: nothing runs', async () => {
+    // Built with the format layer (the builder of real paths cannot make these names) and
+    // pushed over HTTP like nix copy does.
+    const nar = format.writeNar({
+      type: 'directory',
+      entries: {
+        '<script>alert(1)<': { type: 'directory', entries: { 'script>': { type: 'regular', contents: '<script>alert(2)</script>\n' } } },
+        '"onmouseover=alert(3) x="': { type: 'regular', contents: 'quoted\n' },
+        '<img src=x onerror=alert(4)>': { type: 'symlink', target: '"><svg onload=alert(5)>' },
+      },
+    });
+    const hashPart = 'w'.repeat(31) + '0';
+    const storePath = format.parseStorePathBaseName(`${hashPart}-ui-e2e-hostile`);
+    const url = format.narFileUrl(format.sha256(nar), 'none');
+    const narinfo = format.serializeNarInfo({
+      storePath,
+      url,
+      compression: 'none',
+      fileHash: format.sha256(nar),
+      fileSize: nar.length,
+      narHash: format.sha256(nar),
+      narSize: nar.length,
+      references: [],
+      sigs: [],
+    });
+    const auth = { authorization: basic('nina', await t.token((await t.forge.owners.findUser('nina'))!)) };
+    expect((await fetch(`${cacheUrl}/${url}`, { method: 'PUT', body: Buffer.from(nar), headers: auth })).status).toBe(201);
+    expect((await fetch(`${cacheUrl}/${hashPart}.narinfo`, { method: 'PUT', body: narinfo, headers: auth })).status).toBe(201);
+
+    const dialogs: string[] = [];
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.goto(`${t.url}${base}/paths/${hashPart}`);
+    await page.locator('#file-tree a', { hasText: '"onmouseover=alert(3) x="' }).hover();
+    expect(await page.locator('#file-tree').textContent()).toContain('<img src=x onerror=alert(4)>');
+    await shot('11-hostile-names');
+    await page.locator('#file-tree').getByRole('link', { name: '<script>alert(1)</' }).click();
+    await page.locator('#file-tree').getByRole('link', { name: 'script>' }).click();
+    expect(await page.textContent('#file-content')).toContain('<script>alert(2)</script>');
+    expect(await page.textContent('#file-crumbs')).toContain('<script>alert(1)</script>');
+    await shot('12-hostile-file');
+    expect(dialogs).toEqual([]);
   });
 
   it('deletes a path after confirming', async () => {

@@ -36,6 +36,8 @@ export const NIX_UI_CSS = `
 .nix-paths td.nowrap, .nowrap { white-space: nowrap; }
 
 .nix-narinfo { margin-top: 12px; }
+#references .empty, #referrers .empty { padding: 18px 16px; }
+#references .empty-title, #referrers .empty-title { font-size: 14px; margin-bottom: 2px; }
 .nix-narinfo dt { font-family: var(--mono); font-size: 12.5px; }
 .nix-raw { margin-top: 14px; }
 .nix-raw summary { cursor: pointer; color: var(--accent); margin-bottom: 8px; }
@@ -66,6 +68,7 @@ export const NIX_UI_CSS = `
 .nix-code .line:hover { background: var(--yellow-soft); }
 .nix-log { padding: 12px 16px; white-space: pre-wrap; word-break: break-word; background: #1f2328; color: #e6edf3; }
 .nix-hex { padding: 12px 16px; margin-top: 12px; background: var(--surface-alt); border: 1px solid var(--border); border-radius: var(--radius); }
+#file-view .badges { align-items: center; }
 #file-view .card-header h2 { display: flex; align-items: center; gap: 6px; overflow-wrap: anywhere; }
 #log-view .card-header h2 { font-weight: 500; }
 

@@ -135,6 +135,12 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
 
   const created = await registry.write(async (tx) => {
     await requireReferences(tx, owner.id, info);
+    // A deletion of this path has committed before this point (and may have taken its NAR
+    // along, which this read sees; the one above was outside) or waits until we commit.
+    await lockStorePath(tx, owner.id, urlHash);
+    if (!(await registry.getOwnerFile(owner.id, NIX, narKey(fileName)))) {
+      throw new BadRequestError(`URL ${info.url}: that NAR was deleted from this cache meanwhile; upload it again`);
+    }
     const drv = parseDrvName(info.storePath.name);
     const pkg = await tx.getOrCreatePackage({ ownerId: owner.id, type: NIX, name: drv.name || info.storePath.name });
     const metadata = {
@@ -227,6 +233,16 @@ async function requireReferences(tx: RegistryTransaction, ownerId: number, info:
 }
 
 /**
+ * Serialises the writers of one store path (narinfo uploads, deletions) until COMMIT. Taken
+ * before any row of the path is touched and after the FOR SHARE locks on its references;
+ * deletions follow the same order (a path, then its referrers), so an upload and a deletion
+ * never wait for each other in a circle (PostgreSQL would abort one with "deadlock detected").
+ */
+async function lockStorePath(tx: RegistryTransaction, ownerId: number, hashPart: string): Promise<void> {
+  await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtext('nix_store_path'), hashtext($1))`, [`${ownerId}:${hashPart}`]);
+}
+
+/**
  * Deletes a store path from an owner's cache: its version (and files), its Nix rows, and
  * its NAR and listing unless another path of the owner still names them. A path other
  * paths reference is only deleted with them (`recursive`), so no narinfo is ever left
@@ -237,17 +253,23 @@ export async function deleteStorePaths(nix: NixServices, owner: Owner, hashPart:
     const paths = new StorePaths(tx.manager);
     // Each path is locked before its referrers are read: an upload that would start
     // referencing it (its reference check takes FOR SHARE) waits, or is already visible.
-    const lock = (ids: number[]) => tx.manager.query(`SELECT id FROM nix_store_path WHERE id = ANY($1::int[]) FOR UPDATE`, [ids]);
-    const root = await paths.byHash(owner.id, hashPart);
+    // Uploads of the path itself are held off first (and then it is read afresh).
+    const lock = async (path: Pick<StorePathRecord, 'hashPart'>): Promise<StorePathRecord | null> => {
+      await lockStorePath(tx, owner.id, path.hashPart);
+      const current = await paths.byHash(owner.id, path.hashPart);
+      if (current) await tx.manager.query(`SELECT id FROM nix_store_path WHERE id = $1 FOR UPDATE`, [current.id]);
+      return current;
+    };
+    const root = await lock({ hashPart });
     if (!root) throw new NotFoundError(`${hashPart}.narinfo does not exist in this cache`);
-    await lock([root.id]);
     const doomed = new Map<string, StorePathRecord>([[root.hashPart, root]]);
     const queue = [root];
     while (queue.length > 0) {
       const next = queue.shift()!;
-      for (const referrer of await paths.referrers(owner.id, next.hashPart, 10_000)) {
-        if (doomed.has(referrer.hashPart)) continue;
-        await lock([referrer.id]);
+      for (const found of await paths.referrers(owner.id, next.hashPart, 10_000)) {
+        if (doomed.has(found.hashPart)) continue;
+        const referrer = await lock(found);
+        if (!referrer) continue;
         if (!recursive) {
           const names = (await paths.referrers(owner.id, hashPart, 6)).map((p) => `${p.hashPart}-${p.name}`);
           throw new ConflictError(

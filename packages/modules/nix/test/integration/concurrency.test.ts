@@ -153,6 +153,22 @@ describe.each(kinds)('nix cache under concurrency on %s', (kind) => {
     });
   });
 
+  it('never serves a narinfo whose NAR is gone when a path is deleted while it is pushed again', async () => {
+    for (let i = 0; i < 12; i++) {
+      const p = makePath({ name: `delete-vs-push-${i}`, compression: 'zstd' });
+      await alice.push(p);
+      // nix copy skips the NAR when HEAD says it is there, then PUTs the narinfo.
+      const [del, put] = await Promise.all([alice2.delete(`${p.hashPart}.narinfo`), alice.putNarInfo(p)]);
+      const text = `${del.status} ${put.status}: ${await del.text()} ${await put.text()}`;
+      expect(del.status, text).toBe(200);
+      expect([200, 201, 400], text).toContain(put.status);
+      const info = await alice.get(`${p.hashPart}.narinfo`);
+      const nar = await alice.head(p.url);
+      if (info.status === 200) expect(nar.status, `narinfo served after: ${text}`).toBe(200);
+      else expect(info.status).toBe(404);
+    }
+  });
+
   describe('a client that disconnects in the middle of a NAR', () => {
     /** Sends the headers and part of the body, then destroys the socket. */
     const cutOff = (p: TestPath, sendBytes: number) =>

@@ -95,7 +95,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       }),
     );
     app.use(tokenApiRouter({ owners, tokens }));
-    app.use(packagesApiRouter({ owners, access, registry }));
+    app.use(packagesApiRouter({ owners, access, registry, types: modules.map((m) => m.id) }));
 
     await registerModules(app, modules, (module, router) => ({
       router,
@@ -109,6 +109,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       host,
       serveBlob,
       ui: ui.registryFor(module.id, module.displayName),
+      setVisibility: (decide) => access.setTypeVisibility(module.id, decide),
       onShutdown: (hook) => shutdownHooks.push(hook),
     }));
 

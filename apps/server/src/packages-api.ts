@@ -4,7 +4,7 @@ import type { OwnerService, PackageAccessGuard } from '@forge/auth';
 import type { Registry } from '@forge/registry';
 
 /** Gitea's `GET /api/v1/packages/{owner}`: the packages an owner published, every type. */
-export function packagesApiRouter(deps: { owners: OwnerService; access: PackageAccessGuard; registry: Registry }): Router {
+export function packagesApiRouter(deps: { owners: OwnerService; access: PackageAccessGuard; registry: Registry; types: readonly string[] }): Router {
   const router = express.Router();
   router.get('/api/v1/packages/:owner', async (req, res) => {
     const actor = deps.access.actor(req);
@@ -12,11 +12,14 @@ export function packagesApiRouter(deps: { owners: OwnerService; access: PackageA
     if (!owner || !(await deps.access.can(actor, owner, 'read'))) {
       throw actor.user ? new NotFoundError('owner not found') : new UnauthorizedError();
     }
+    const types = [];
+    for (const type of deps.types) if (await deps.access.canReadType(actor, owner, type)) types.push(type);
     const page = Math.max(Number(req.query.page ?? 1) || 1, 1);
     const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 500);
     const { items, total } = await deps.registry.listPackages({
       ownerId: owner.id,
       type: typeof req.query.type === 'string' && req.query.type ? req.query.type : undefined,
+      types,
       query: typeof req.query.q === 'string' ? req.query.q : undefined,
       offset: (page - 1) * limit,
       limit,

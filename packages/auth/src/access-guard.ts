@@ -10,6 +10,7 @@ import {
   type OrgRole,
   type Owner,
   type RequireOptions,
+  type Visibility,
 } from '@forge/core';
 import { getActor } from './actor.js';
 import type { OwnerService } from './owners.js';
@@ -67,6 +68,19 @@ export class PackageAccessGuard implements AccessGuard {
     if (mode === 'write' && role !== 'write' && role !== 'admin') {
       throw new ForbiddenError(`"${actor.user?.name}" may not write to the packages of "${owner.name}"`);
     }
+  }
+
+  readonly #typeVisibility = new Map<string, (owner: Owner) => Visibility | Promise<Visibility>>();
+
+  /** A package type's own visibility rule (see ModuleContext.setVisibility). */
+  setTypeVisibility(type: string, decide: (owner: Owner) => Visibility | Promise<Visibility>): void {
+    this.#typeVisibility.set(type, decide);
+  }
+
+  async canReadType(actor: Actor, owner: Owner, type: string): Promise<boolean> {
+    const decide = this.#typeVisibility.get(type);
+    const visibility = decide ? await decide(owner) : owner.visibility;
+    return this.can(actor, visibility === owner.visibility ? owner : { ...owner, visibility }, 'read');
   }
 
   async can(actor: Actor, owner: Owner, mode: AccessMode): Promise<boolean> {

@@ -20,6 +20,12 @@ export interface AccessGuard {
   check(actor: Actor, owner: Owner, mode: AccessMode): Promise<void>;
   /** Whether the actor may use `mode` on the owner (no throwing). */
   can(actor: Actor, owner: Owner, mode: AccessMode): Promise<boolean>;
+  /**
+   * Whether the actor may read the owner's packages of one type: the type's own
+   * visibility when its module declared one (ModuleContext.setVisibility), else the owner's.
+   * Package lists and pages shown by the host use it, so a private namespace never shows.
+   */
+  canReadType(actor: Actor, owner: Owner, type: string): Promise<boolean>;
 }
 
 export interface RequireOptions {

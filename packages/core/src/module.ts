@@ -5,6 +5,7 @@ import type { BlobStore } from './blob-store.js';
 import type { ServeBlob } from './http.js';
 import type { KeyService } from './keys.js';
 import type { Logger } from './logger.js';
+import type { Owner, Visibility } from './owners.js';
 import type { RegistryService } from './registry.js';
 import type { UiRegistry } from './ui.js';
 
@@ -41,6 +42,12 @@ export interface ModuleContext {
   serveBlob: ServeBlob;
   /** Where the module contributes web UI pages and panels. */
   ui: UiRegistry;
+  /**
+   * Declares who may read this owner's packages of this type when that differs from the
+   * owner's own visibility (a Nix cache can be private under a public owner). The host
+   * applies it wherever it lists or shows packages of this type.
+   */
+  setVisibility(decide: (owner: Owner) => Visibility | Promise<Visibility>): void;
   /** Called when the server shuts down (timers, caches). */
   onShutdown(hook: () => Promise<void> | void): void;
 }

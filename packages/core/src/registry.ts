@@ -113,6 +113,8 @@ export interface RegistryTransaction {
 export interface ListPackagesQuery {
   ownerId: number;
   type?: string;
+  /** Only packages of these types (the ones the caller may read). */
+  types?: readonly string[];
   /** Substring of the package name, case-insensitive. */
   query?: string;
   offset?: number;

@@ -127,6 +127,10 @@ export class Registry implements RegistryService {
       params.push(query.type);
       where.push(`type = $${params.length}`);
     }
+    if (query.types) {
+      params.push([...query.types]);
+      where.push(`type = ANY($${params.length}::varchar[])`);
+    }
     if (query.query) {
       params.push(`%${escapeLike(query.query.toLowerCase())}%`);
       where.push(`lower_name LIKE $${params.length}`);

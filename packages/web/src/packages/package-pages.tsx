@@ -18,7 +18,13 @@ const MAX_QUERY_LENGTH = 100;
  */
 export function packageRoutes(shell: Shell): Router {
   const router = express.Router();
-  const { registry, ui, owners } = shell.deps;
+  const { registry, ui, owners, access } = shell.deps;
+  /** The package types this viewer may read in this namespace (a type may be more private than its owner). */
+  const readableTypes = async (ctx: UiPageContext) => {
+    const types: string[] = [];
+    for (const type of ui.displayNames.keys()) if (await access.canReadType(ctx.actor, ctx.owner, type)) types.push(type);
+    return types;
+  };
   const typeName = (type: string) => ui.displayNames.get(type) ?? type;
   const packagesUrl = (ctx: UiPageContext) => href(ctx.owner.name, '-', 'packages');
 
@@ -29,12 +35,14 @@ export function packageRoutes(shell: Shell): Router {
 
   router.get('/:owner/-/packages', async (req, res) => {
     const ctx = await shell.ownerContext(req);
-    const type = typeof req.query.type === 'string' && ui.displayNames.has(req.query.type) ? req.query.type : undefined;
+    const readable = await readableTypes(ctx);
+    const type = typeof req.query.type === 'string' && readable.includes(req.query.type) ? req.query.type : undefined;
     const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, MAX_QUERY_LENGTH) : '';
     const page = pageParam(req.query.page);
     const { items, total } = await registry.listPackages({
       ownerId: ctx.owner.id,
       type,
+      types: readable,
       query: q || undefined,
       offset: (page - 1) * PACKAGES_PER_PAGE,
       limit: PACKAGES_PER_PAGE,
@@ -50,7 +58,7 @@ export function packageRoutes(shell: Shell): Router {
             <input type="search" name="q" value={q} placeholder="Search packages…" aria-label="Search packages by name" maxLength={MAX_QUERY_LENGTH} />
             <select name="type" aria-label="Package type">
               <option value="">All types</option>
-              {[...ui.displayNames].map(([id, label]) => (
+              {[...ui.displayNames].filter(([id]) => readable.includes(id)).map(([id, label]) => (
                 <option value={id} selected={id === type}>
                   {label}
                 </option>
@@ -124,6 +132,7 @@ export function packageRoutes(shell: Shell): Router {
   }
 
   async function findPackage(ctx: UiPageContext, type: string, name: string) {
+    if (!(await access.canReadType(ctx.actor, ctx.owner, type))) throw new NotFoundError();
     const pkg = await registry.getPackage(ctx.owner.id, type, name);
     if (!pkg) throw new NotFoundError();
     return pkg;

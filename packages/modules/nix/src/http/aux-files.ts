@@ -4,6 +4,8 @@ import { NIX } from '../constants.js';
 import {
   isStorePathHash,
   parseListing,
+  formatDrvOutputId,
+  parseDrvOutputId,
   parseNixCacheInfo,
   parseRealisation,
   parseStorePathBaseName,
@@ -126,8 +128,13 @@ export function auxFileRoutes(nix: NixServices): void {
     const id = p.id!;
     if (!/^sha256:[0-9a-f]{64}![A-Za-z0-9+\-._?=]+\.doi$/.test(id)) throw new BadRequestError('realisation ids are sha256:<hex>!<output>.doi');
     return `realisations/${id}`;
-  }, (_json, body) => {
-    parseRealisation(body);
+  }, (_json, body, key) => {
+    // The document must be the one its name says (as a narinfo's StorePath must match its URL).
+    const { id } = parseRealisation(body);
+    const named = key.slice('realisations/'.length, -'.doi'.length);
+    if (formatDrvOutputId(parseDrvOutputId(id)) !== named) {
+      throw new BadRequestError(`realisation id ${id} does not match the URL realisations/${named}.doi`);
+    }
   });
 
   jsonFile('/build-trace-v2/:drv/:out', (p) => {
@@ -137,7 +144,7 @@ export function auxFileRoutes(nix: NixServices): void {
   }, () => {});
 
   /** GET/HEAD/PUT of a small JSON document kept as an owner file. */
-  function jsonFile(route: string, keyOf: (params: Record<string, string | undefined>) => string, validate: (json: unknown, body: Buffer) => void): void {
+  function jsonFile(route: string, keyOf: (params: Record<string, string | undefined>) => string, validate: (json: unknown, body: Buffer, key: string) => void): void {
     router.get(route, async (req: Request, res: Response) => {
       const key = keyOf(req.params as Record<string, string>);
       const { owner, settings } = await nix.cache.read(req);
@@ -154,7 +161,7 @@ export function auxFileRoutes(nix: NixServices): void {
       const key = keyOf(req.params as Record<string, string>);
       const { owner } = await nix.cache.write(req);
       const body = await readSmallBody(req, SMALL_JSON_LIMIT);
-      await asBadRequest(`invalid ${key}`, () => validate(parseJsonBody(body, key), body));
+      await asBadRequest(`invalid ${key}`, () => validate(parseJsonBody(body, key), body, key));
       const staged = await registry.stageBlob(once(body));
       await registry.write((tx) => tx.putOwnerFile({ ownerId: owner.id, type: NIX, key, blob: staged }), { discardOnFailure: [staged] });
       res.status(201).end();

@@ -290,6 +290,10 @@ describe.each(kinds)('nix cache routes on %s', (kind) => {
         }
       }
       await expect400(alice.put(`realisations/sha256:${hexA}!out.doi`, '{"id": 5}', 'application/json'), /realisation/);
+      // The document must be the one its name says: another derivation's or another output's is refused.
+      await expect400(alice.put(`realisations/sha256:${'c'.repeat(64)}!out.doi`, bodyA, 'application/json'), /id/);
+      await expect400(alice.put(`realisations/sha256:${hexA}!dev.doi`, bodyA, 'application/json'), /id/);
+      expect((await anon.get(`realisations/sha256:${'c'.repeat(64)}!out.doi`)).status).toBe(404);
       await expect400(alice.put(`realisations/md5:${hexA}!out.doi`, bodyA, 'application/json'), /realisation/);
     });
 

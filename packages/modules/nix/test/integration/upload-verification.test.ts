@@ -127,6 +127,23 @@ describe.each(kinds)('nix upload verification on %s', (kind) => {
     });
   });
 
+  it('leaves nothing behind when it refuses a listing, log, debuginfo, realisation or nix-cache-info', async () => {
+    const cases: Array<[string, string, RegExp]> = [
+      [`${randomHashPart()}.ls`, '{"version":2}', /listing/],
+      [`log/${randomHashPart()}-not-a-derivation`, 'log', /derivation/],
+      [`debuginfo/${'ab'.repeat(20)}.debug`, '{"archive":"../nar/x.nar"}', /debuginfo/],
+      [`realisations/sha256:${'d'.repeat(64)}!out.doi`, '{"id":"sha256:x!out","outPath":"y"}', /realisation|hash/],
+      ['nix-cache-info', 'StoreDir: /gnu/store\n', /store/],
+    ];
+    for (const [rest, body, message] of cases) {
+      await expectNothingLeft(t, async () => {
+        await expect400(alice.put(rest, body, 'application/json'), message);
+        if (rest === 'nix-cache-info') expect(await (await alice.get(rest)).text()).toContain('StoreDir: /nix/store\n');
+        else expect((await alice.get(rest)).status).not.toBe(200);
+      });
+    }
+  });
+
   describe('narinfo uploads', () => {
     let p: TestPath;
     let dep: TestPath;

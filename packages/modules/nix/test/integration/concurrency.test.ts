@@ -192,7 +192,7 @@ describe.each(kinds)('nix cache under concurrency on %s', (kind) => {
         const p = makePath({
           name: `cut-${compression}`,
           compression,
-          tree: { type: 'regular', contents: randomBytes(1536 * 1024) },
+          tree: { type: 'regular', contents: randomBytes(768 * 1024) },
         });
         const before = await rowCounts(t);
         // More cut-off uploads than the server decodes at once: none may keep its slot.

@@ -28,7 +28,8 @@ export async function registerModules(
   contextFor: (module: PackageTypeModule, router: express.Router) => ModuleContext,
 ): Promise<void> {
   for (const module of modules) {
-    const router = express.Router({ mergeParams: true, strict: true });
+    // Paths are compared as sent (Nix32 is lowercase; `.NARINFO` is not a narinfo).
+    const router = express.Router({ mergeParams: true, strict: true, caseSensitive: true });
     app.use(`/api/packages/:owner/${module.id}`, router);
     try {
       await module.register(contextFor(module, router));

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger, PackageTypeModule } from '@forge/core';
 import { authenticate, OwnerService, PackageAccessGuard, TokenService, tokenApiRouter } from '@forge/auth';
 import { createLocalBlobStore } from '@forge/blob-store';
@@ -39,6 +39,11 @@ export interface Forge {
   ui: UiContributions;
   app: Express;
   close(): Promise<void>;
+}
+
+/** Runs `handler` only for URLs under `prefix`; everything else goes straight on. */
+function onlyUnder(prefix: string, handler: RequestHandler): RequestHandler {
+  return (req, res, next) => (req.url.startsWith(prefix) ? handler(req, res, next) : next());
 }
 
 /** Staging files older than this at start-up were left by a crash. */
@@ -94,8 +99,10 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
         passwordAllowed: (req) => req.path.startsWith('/api/v1/'),
       }),
     );
-    app.use(tokenApiRouter({ owners, tokens }));
-    app.use(packagesApiRouter({ owners, access, registry, types: modules.map((m) => m.id) }));
+    // Both answer only under /api/v1/: a prefix test keeps package traffic (every Nix
+    // request) from walking their routes.
+    app.use(onlyUnder('/api/v1/', tokenApiRouter({ owners, tokens })));
+    app.use(onlyUnder('/api/v1/', packagesApiRouter({ owners, access, registry, types: modules.map((m) => m.id) })));
 
     await registerModules(app, modules, (module, router) => ({
       router,

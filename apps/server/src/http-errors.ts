@@ -25,13 +25,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // The body of a refused upload was not read: don't let it be parsed as the next request.
     if (!req.complete) res.setHeader('Connection', 'close');
     res.status(known.status);
-    if (req.method === 'HEAD') {
-      res.end();
-    } else if (req.path.startsWith('/api/v1/')) {
-      res.json({ message: known.message, code: known.code });
-    } else {
-      res.type('text/plain; charset=utf-8').send(known.message + '\n');
+    if (req.path.startsWith('/api/v1/')) {
+      if (req.method === 'HEAD') res.end();
+      else res.json({ message: known.message, code: known.code });
+      return;
     }
+    // Written directly rather than through res.send (content negotiation, ETag and freshness
+    // checks): a 404 for a narinfo is the most common answer a Nix cache gives.
+    const body = Buffer.from(known.message + '\n', 'utf8');
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Content-Length', String(body.length));
+    res.end(req.method === 'HEAD' ? undefined : body);
   };
 }
 

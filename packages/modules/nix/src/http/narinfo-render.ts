@@ -33,14 +33,16 @@ export function narInfoOf(path: StorePathRecord): NarInfo {
  * still kept (the active key and retired ones not yet dropped). A path the active key has
  * not signed yet (uploaded before a rotation) is signed now, once, and the signature kept.
  */
-export async function renderNarInfo(nix: NixServices, path: StorePathRecord): Promise<Buffer> {
+export async function renderNarInfo(nix: NixServices, path: StorePathRecord, stored?: Array<{ keyId: number; sig: string }>): Promise<Buffer> {
   const info = narInfoOf(path);
   const keys = await nix.keys.all(path.ownerId);
-  const rows: Array<{ key_id: number; sig: string }> = await nix.ctx.db.query(
-    `SELECT key_id, sig FROM nix_path_signature WHERE path_id = $1`,
-    [path.id],
-  );
-  const byKey = new Map(rows.map((r) => [Number(r.key_id), r.sig]));
+  // The caller may have fetched the stored signatures with the path (one query, not two).
+  let rows = stored;
+  if (!rows) {
+    const raw: Array<{ key_id: number; sig: string }> = await nix.ctx.db.query(`SELECT key_id, sig FROM nix_path_signature WHERE path_id = $1`, [path.id]);
+    rows = raw.map((r) => ({ keyId: Number(r.key_id), sig: r.sig }));
+  }
+  const byKey = new Map<number, string>(rows.map((r) => [r.keyId, r.sig]));
   const sigs = new Set(info.sigs);
   for (const key of keys) {
     let sig = byKey.get(key.id);

@@ -47,8 +47,8 @@ export function narInfoRoutes(nix: NixServices): void {
     const { owner, settings } = await nix.cache.read(req);
     let entry = nix.narinfos.get(owner.id, hash);
     if (!entry) {
-      const path = await nix.storePaths.byHash(owner.id, hash);
-      entry = { body: path ? await renderNarInfo(nix, path) : null, pathId: path?.id ?? 0 };
+      const found = await nix.storePaths.byHashWithSignatures(owner.id, hash);
+      entry = { body: found ? await renderNarInfo(nix, found.path, found.signatures) : null, pathId: found?.path.id ?? 0 };
       nix.narinfos.set(owner.id, hash, entry.body, entry.pathId);
     }
     if (!entry.body) throw new NotFoundError(`${hash}.narinfo does not exist in this cache`);

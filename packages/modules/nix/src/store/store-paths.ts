@@ -79,6 +79,21 @@ export class StorePaths {
     return row ? toStorePath(row) : null;
   }
 
+  /**
+   * The path and the server signatures stored for it, in one round trip: what a narinfo
+   * GET needs when its rendering is not memoised.
+   */
+  async byHashWithSignatures(ownerId: number, hashPart: string): Promise<{ path: StorePathRecord; signatures: Array<{ keyId: number; sig: string }> } | null> {
+    const [row] = await this.db.query(
+      `SELECT p.*, (SELECT coalesce(json_agg(json_build_array(s.key_id, s.sig)), '[]'::json) FROM nix_path_signature s WHERE s.path_id = p.id) AS server_sigs
+       FROM nix_store_path p WHERE p.owner_id = $1 AND p.hash_part = $2`,
+      [ownerId, hashPart],
+    );
+    if (!row) return null;
+    const raw = typeof row.server_sigs === 'string' ? JSON.parse(row.server_sigs) : row.server_sigs;
+    return { path: toStorePath(row), signatures: (raw as Array<[number, string]>).map(([keyId, sig]) => ({ keyId: Number(keyId), sig })) };
+  }
+
   async byId(id: number): Promise<StorePathRecord | null> {
     const [row] = await this.db.query(`SELECT * FROM nix_store_path WHERE id = $1`, [id]);
     return row ? toStorePath(row) : null;

@@ -63,7 +63,9 @@ export class Registry implements RegistryService {
         // Bytes reach their content address before COMMIT, so a committed row never
         // points at a missing blob. If COMMIT then fails, the promoted blob is an orphan
         // that blob cleanup removes after its grace period.
-        for (const blob of tx.staged) await blob.promote();
+        // All at once: each promote ends in fsyncs of directories, and a NAR upload promotes
+        // two blobs (the NAR and its listing); waiting on them in turn doubled that latency.
+        await Promise.all([...tx.staged].map((blob) => blob.promote()));
         return result;
       });
     } finally {

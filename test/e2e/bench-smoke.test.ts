@@ -45,7 +45,8 @@ describe.runIf(ready)('npm run bench -- --quick', () => {
     expect(stdout).toContain('| narinfo_all |');
 
     const csv = readFileSync(path.join(out, 'results.csv'), 'utf8');
-    const rows = csv.trim().split('\n').slice(1).map((l) => l.split(','));
+    // Fields are split on commas outside double quotes (the machine description has commas).
+    const rows = csv.trim().split('\n').slice(1).map((l) => l.match(/("([^"]|"")*"|[^,]*)(,|$)/g)!.map((f) => f.replace(/,$/, '')));
     const have = (metric: string, target: string) => rows.some((r) => r[4] === metric && r[6] === target && Number(r[8]) > 0);
     for (const kind of kinds) {
       const server = `forge-${kind}`;

@@ -16,7 +16,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       if (!res.destroyed) res.destroy();
       return;
     }
-    const known: ForgeError = isForgeError(err) ? err : bodyParserError(err) ?? internal(err, req, logger);
+    const known: ForgeError = isForgeError(err) ? err : clientError(err) ?? internal(err, req, logger);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -39,10 +39,15 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-function bodyParserError(err: unknown): ForgeError | undefined {
-  const e = err as { type?: string; status?: number; message?: string };
-  if (typeof e?.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    return new ForgeError(e.status, e.type, e.message ?? 'bad request');
+/**
+ * 4xx errors raised by express itself and its middleware (a body parser's 413, the
+ * router's 400 for a malformed percent-encoding such as `nar/%`), which carry a status.
+ */
+function clientError(err: unknown): ForgeError | undefined {
+  const e = err as { type?: string; status?: number; message?: string } | null;
+  if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    if (err instanceof URIError) return new ForgeError(400, 'bad_request', 'malformed percent-encoding in the request path');
+    return new ForgeError(e.status, typeof e.type === 'string' ? e.type : 'bad_request', e.message ?? 'bad request');
   }
   return undefined;
 }

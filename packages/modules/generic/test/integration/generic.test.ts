@@ -200,3 +200,18 @@ describe.each(kinds)('generic registry on %s', (kind) => {
     expect(names).not.toContain('gone');
   });
 });
+
+describe('malformed request paths', () => {
+  it('answers a malformed percent-encoding with 400, not 500', async () => {
+    const t = await startTestServer({ db: 'pglite' });
+    try {
+      for (const path of ['/api/packages/alice/generic/%/1/f', '/api/packages/alice/nix/nar/%E0%A4%A.nar', '/api/packages/alice/nix/log/%zz.drv']) {
+        const res = await fetch(`${t.url}${path}`);
+        expect(res.status, path).toBe(400);
+        expect(await res.text()).toMatch(/malformed percent-encoding/);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -112,6 +112,7 @@ export function auxFileRoutes(nix: NixServices): void {
       },
       { discardOnFailure: [staged] },
     );
+    await nix.cache.enable(owner);
     res.status(201).end();
   });
 
@@ -164,6 +165,7 @@ export function auxFileRoutes(nix: NixServices): void {
       await asBadRequest(`invalid ${key}`, () => validate(parseJsonBody(body, key), body, key));
       const staged = await registry.stageBlob(once(body));
       await registry.write((tx) => tx.putOwnerFile({ ownerId: owner.id, type: NIX, key, blob: staged }), { discardOnFailure: [staged] });
+      await nix.cache.enable(owner);
       res.status(201).end();
     });
   }

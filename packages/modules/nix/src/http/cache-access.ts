@@ -28,8 +28,22 @@ export class CacheAccess {
     return { owner, settings };
   }
 
-  /** For uploads and changes: enables the cache on first use. */
-  async write(req: Request): Promise<CacheContext & { created: boolean }> {
+  /**
+   * For uploads: write access. The cache is enabled by the upload's success
+   * (`enable`), so a refused upload leaves no trace, not even an enabled cache.
+   */
+  async write(req: Request): Promise<{ owner: Owner }> {
+    const owner = await this.access.require(req, 'write', { visibility: this.visibility });
+    return { owner };
+  }
+
+  /** Enables the owner's cache if it is not yet (after a successful upload). */
+  async enable(owner: Owner): Promise<void> {
+    await this.caches.enable(owner.id);
+  }
+
+  /** For settings and keys: write access, and the cache is enabled at once. */
+  async writeAndEnable(req: Request): Promise<CacheContext & { created: boolean }> {
     const owner = await this.access.require(req, 'write', { visibility: this.visibility });
     const { settings, created } = await this.caches.enable(owner.id);
     return { owner, settings, created };

@@ -88,6 +88,7 @@ export function narFileRoutes(ctx: ModuleContext, cache: CacheAccess): void {
       },
       { discardOnFailure: staged },
     );
+    await cache.enable(owner);
     res.status(201).end();
   });
 

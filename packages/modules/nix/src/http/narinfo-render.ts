@@ -7,6 +7,7 @@ import {
   type CompressionName,
   type NarInfo,
 } from '../format/index.js';
+import { isForeignKeyViolation } from '@forge/db';
 import type { NixServices } from '../services.js';
 import type { StorePathRecord } from '../store/store-paths.js';
 
@@ -48,10 +49,17 @@ export async function renderNarInfo(nix: NixServices, path: StorePathRecord, sto
     let sig = byKey.get(key.id);
     if (!sig && key.active) {
       sig = signPath(info, key.secret);
-      await nix.ctx.db.query(
-        `INSERT INTO nix_path_signature (path_id, key_id, sig) VALUES ($1, $2, $3) ON CONFLICT (path_id, key_id) DO NOTHING`,
-        [path.id, key.id, sig],
-      );
+      // Keeping it is an optimisation: if the path was deleted (or the key dropped) meanwhile,
+      // the foreign key refuses the row and this answer is simply the last one served.
+      await nix.ctx.db
+        .query(`INSERT INTO nix_path_signature (path_id, key_id, sig) VALUES ($1, $2, $3) ON CONFLICT (path_id, key_id) DO NOTHING`, [
+          path.id,
+          key.id,
+          sig,
+        ])
+        .catch((err: unknown) => {
+          if (!isForeignKeyViolation(err)) throw err;
+        });
     }
     if (sig) sigs.add(sig);
   }

@@ -66,6 +66,7 @@ export function narInfoRoutes(nix: NixServices): void {
     const body = await readSmallBody(req, NARINFO_LIMIT);
     const info = await asBadRequest('invalid narinfo', () => parseNarInfo(body));
     const created = await storeNarInfo(nix, owner, hash, info, nix.ctx.access.actor(req).user?.id ?? null);
+    await nix.cache.enable(owner);
     res.status(created ? 201 : 200).end();
   });
 

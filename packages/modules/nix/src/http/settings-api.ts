@@ -59,7 +59,7 @@ export function settingsApiRoutes(nix: NixServices): void {
 
   // Enables the cache (and creates its signing key) and changes its settings.
   router.put('/settings', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.write(req);
+    const { owner } = await nix.cache.writeAndEnable(req);
     const body = (req.body ?? {}) as { priority?: unknown; visibility?: unknown; wantMassQuery?: unknown };
     await nix.caches.update(owner.id, {
       priority: body.priority === undefined ? undefined : Number(body.priority),
@@ -79,7 +79,7 @@ export function settingsApiRoutes(nix: NixServices): void {
   });
 
   router.post('/keys/rotate', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.write(req);
+    const { owner } = await nix.cache.writeAndEnable(req);
     const key = await nix.keys.rotate(owner);
     nix.narinfos.invalidateOwner(owner.id);
     res.status(201).json({ id: key.id, name: key.name, publicKey: key.publicKeyText });
@@ -87,7 +87,7 @@ export function settingsApiRoutes(nix: NixServices): void {
 
   // Bring your own key: the body is a Nix secret key file (text/plain) or {"secretKey": "…"}.
   router.post('/keys/import', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.write(req);
+    const { owner } = await nix.cache.writeAndEnable(req);
     const text = req.is('application/json') ? String((req.body as { secretKey?: unknown })?.secretKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     if (!text.trim()) throw new BadRequestError('send the secret key file (name:base64) as the body');
     const key = await nix.keys.import(owner, text);
@@ -96,7 +96,7 @@ export function settingsApiRoutes(nix: NixServices): void {
   });
 
   router.delete('/keys/:id', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.write(req);
+    const { owner } = await nix.cache.writeAndEnable(req);
     const id = Number(req.params.id);
     if (!Number.isInteger(id)) throw new NotFoundError('key not found');
     await nix.keys.drop(owner, id);
@@ -105,14 +105,14 @@ export function settingsApiRoutes(nix: NixServices): void {
   });
 
   router.post('/trusted-keys', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.write(req);
+    const { owner } = await nix.cache.writeAndEnable(req);
     const text = req.is('application/json') ? String((req.body as { publicKey?: unknown })?.publicKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     await nix.trustedKeys.add(owner.id, parseTrustedKey(text));
     res.status(201).json(await describe(owner));
   });
 
   router.delete('/trusted-keys/:name', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.write(req);
+    const { owner } = await nix.cache.writeAndEnable(req);
     await nix.trustedKeys.remove(owner.id, String(req.params.name));
     res.status(204).end();
   });

@@ -299,7 +299,7 @@ export function putExpectingContinue(
 }
 
 /** Rows of the tables an upload may write, for "nothing was left behind" checks. */
-export const UPLOAD_TABLES = ['package', 'package_version', 'package_file', 'package_blob', 'package_owner_file', 'nix_store_path', 'nix_reference'] as const;
+export const UPLOAD_TABLES = ['package', 'package_version', 'package_file', 'package_blob', 'package_owner_file', 'nix_store_path', 'nix_reference', 'nix_cache'] as const;
 
 export async function rowCounts(t: TestServer): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};

@@ -3,7 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger, PackageTypeModule } from '@forge/core';
 import { authenticate, OwnerService, PackageAccessGuard, TokenService, tokenApiRouter } from '@forge/auth';
 import { createLocalBlobStore } from '@forge/blob-store';
-import { openDatabase, type Database, type DatabaseOptions } from '@forge/db';
+import { LocalEvents, openDatabase, PostgresEvents, type Database, type DatabaseOptions } from '@forge/db';
 import { OwnerKeyService, SecretBox } from '@forge/keys';
 import { Registry } from '@forge/registry';
 import { createWebUi, UiContributions } from '@forge/web';
@@ -54,18 +54,23 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
   const logger = options.logger ?? createLogger(config.logLevel);
   validateModules(modules);
 
+  const databaseOptions = options.database ?? {
+    url: config.databaseUrl,
+    pgliteDir: config.databaseUrl ? undefined : path.join(config.dataDir, 'pgdata'),
+    poolSize: config.databasePoolSize,
+  };
   const db = await openDatabase(
-    options.database ?? {
-      url: config.databaseUrl,
-      pgliteDir: config.databaseUrl ? undefined : path.join(config.dataDir, 'pgdata'),
-      poolSize: config.databasePoolSize,
-    },
+    databaseOptions,
     {
       entities: modules.flatMap((m) => m.entities ?? []),
       migrations: modules.map((m) => m.migrations ?? []),
     },
   );
   const shutdownHooks: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const hook of shutdownHooks.reverse()) await hook();
+    await db.close();
+  };
   try {
     await db.migrate();
     const secret = await loadServerSecret(config.secret, config.dataDir);
@@ -73,11 +78,21 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     await blobs.cleanupStaging(STALE_STAGING_MS);
 
     const ds = db.dataSource;
+    const events = await startClusterEvents(db, databaseOptions.url, logger);
+    shutdownHooks.push(() => events.close());
     const owners = new OwnerService(ds);
     const tokens = new TokenService(ds);
     const access = new PackageAccessGuard(owners);
     const registry = new Registry(ds, blobs, { ownerQuotaBytes: config.ownerQuotaBytes, logger });
     const keys = new OwnerKeyService(ds, new SecretBox(secret, 'owner-keys'));
+    // Memos of hot data are dropped in every process when any process changes it.
+    const notify = (topic: string, payload = '') => void events.publish(topic, payload).catch((err: Error) => logger.warn('change notice failed', { topic, err: err.message }));
+    owners.onChange(() => notify('owners'));
+    tokens.onChange(() => notify('tokens'));
+    keys.onChange((ownerId, purpose) => notify('keys', `${ownerId} ${purpose}`));
+    events.subscribe('owners', () => access.forget());
+    events.subscribe('tokens', () => tokens.clearCache());
+    events.subscribe('keys', () => keys.clearCache());
     const ui = new UiContributions();
     const serveBlob = createServeBlob(blobs);
     const host = { baseUrl: config.baseUrl, hostName: new URL(config.baseUrl).hostname, maxUploadBytes: config.maxUploadBytes };
@@ -117,6 +132,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       serveBlob,
       ui: ui.registryFor(module.id, module.displayName),
       setVisibility: (decide) => access.setTypeVisibility(module.id, decide),
+      events,
       onShutdown: (hook) => shutdownHooks.push(hook),
     }));
 
@@ -139,13 +155,18 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       modules,
       ui,
       app,
-      async close() {
-        for (const hook of shutdownHooks.reverse()) await hook();
-        await db.close();
-      },
+      close,
     };
   } catch (err) {
-    await db.close().catch(() => {});
+    await close().catch(() => {});
     throw err;
   }
+}
+
+/** Change notices over PostgreSQL's LISTEN/NOTIFY when several processes may share the database. */
+async function startClusterEvents(db: Database, url: string | undefined, logger: Logger): Promise<LocalEvents> {
+  if (db.kind !== 'postgres' || !url) return new LocalEvents();
+  const events = new PostgresEvents(url, (sql, params) => db.dataSource.query(sql, params), logger);
+  await events.start();
+  return events;
 }

@@ -21,6 +21,7 @@ export interface TestServer {
   port: number;
   kind: DatabaseKind;
   dataDir: string;
+  databaseOptions: import('@forge/db').DatabaseOptions;
   forge: Forge;
   server: http.Server;
   /** Creates a user; the password is `password-<name>`. */
@@ -36,11 +37,18 @@ export interface TestServerOptions {
   config?: Partial<ForgeConfig>;
   /** Keep the PGlite database on disk under the data directory instead of in memory. */
   pgliteOnDisk?: boolean;
+  /**
+   * A second server process on another's PostgreSQL database and blob directory (a
+   * scale-out deployment in miniature); closing it leaves the database to its owner.
+   */
+  sharing?: TestServer;
 }
 
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'forge-test-'));
-  const testDb: TestDatabase = await createTestDatabase(options.db, options.pgliteOnDisk ? path.join(dataDir, 'pgdata') : undefined);
+  const testDb: TestDatabase = options.sharing
+    ? { kind: options.sharing.kind, options: sharedOptions(options.sharing), drop: async () => {} }
+    : await createTestDatabase(options.db, options.pgliteOnDisk ? path.join(dataDir, 'pgdata') : undefined);
   const port = await freePort();
   const config: ForgeConfig = {
     ...loadConfig({}, dataDir),
@@ -48,7 +56,8 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     listen: '127.0.0.1',
     baseUrl: `http://127.0.0.1:${port}`,
     dataDir,
-    storage: { kind: 'local', path: path.join(dataDir, 'blobs') },
+    storage: options.sharing ? options.sharing.forge.config.storage : { kind: 'local', path: path.join(dataDir, 'blobs') },
+    secret: options.sharing ? options.sharing.forge.secret.toString('hex') : undefined,
     logLevel: (process.env.FORGE_TEST_LOG_LEVEL as ForgeConfig['logLevel']) ?? 'silent',
     accessLog: Boolean(process.env.FORGE_TEST_LOG_LEVEL),
     ...options.config,
@@ -64,6 +73,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       port,
       kind: options.db,
       dataDir,
+      databaseOptions: testDb.options,
       forge: f,
       server,
       createUser: (name, o = {}) =>
@@ -83,6 +93,11 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     await fs.rm(dataDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+function sharedOptions(other: TestServer) {
+  if (other.kind !== 'postgres') throw new Error('only a PostgreSQL database can be shared by two server processes');
+  return other.databaseOptions;
 }
 
 function freePort(): Promise<number> {

@@ -16,8 +16,11 @@ import { getActor } from './actor.js';
 import type { OwnerService } from './owners.js';
 import { TtlCache } from './ttl-cache.js';
 
-/** How stale an owner's visibility or a membership may be in another process. */
-const CACHE_TTL_MS = 5_000;
+/**
+ * How long owners and memberships are remembered. Changes reach every process at once
+ * through change notices (the host calls forget()); this bounds a lost notice.
+ */
+const CACHE_TTL_MS = 60_000;
 
 /**
  * Package permissions, Gitea's rules:
@@ -34,10 +37,13 @@ export class PackageAccessGuard implements AccessGuard {
   readonly #roles = new TtlCache<string, OrgRole | null>(CACHE_TTL_MS);
 
   constructor(private readonly owners: OwnerService) {
-    owners.onChange(() => {
-      this.#owners.clear();
-      this.#roles.clear();
-    });
+    owners.onChange(() => this.forget());
+  }
+
+  /** Drops remembered owners and memberships. */
+  forget(): void {
+    this.#owners.clear();
+    this.#roles.clear();
   }
 
   actor(req: Request): Actor {

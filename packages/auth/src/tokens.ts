@@ -20,8 +20,11 @@ export interface TokenIdentity {
   scopes: ReadonlySet<Scope>;
 }
 
-/** How long a verified token is trusted from memory; bounds how late a revocation elsewhere takes effect. */
-const CACHE_TTL_MS = 10_000;
+/**
+ * How long a verified token is trusted from memory. Revocations reach every process at once
+ * through change notices (onChange); this bounds the damage if a notice is ever lost.
+ */
+const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 10_000;
 /** last_used_at is written at most this often per token: it must not cost a write per request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
@@ -64,6 +67,7 @@ function info(row: AccessTokenRow): TokenInfo {
 export class TokenService {
   readonly #cache = new Map<string, { identity: TokenIdentity | null; until: number }>();
   readonly #lastUsedWritten = new Map<number, number>();
+  readonly #listeners: Array<() => void> = [];
 
   constructor(
     private readonly ds: DataSource,
@@ -107,6 +111,12 @@ export class TokenService {
     if (!row) throw new NotFoundError('token does not exist');
     await repo.delete({ id: row.id });
     this.#cache.delete(row.tokenHash);
+    for (const l of this.#listeners) l();
+  }
+
+  /** Called after a revocation (the host tells the other processes to forget their memos). */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
   }
 
   /** The identity behind a token, or null when it is unknown, revoked or expired. */

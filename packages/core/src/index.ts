@@ -5,6 +5,7 @@ export * from './blob-store.js';
 export * from './registry.js';
 export * from './keys.js';
 export * from './access.js';
+export * from './events.js';
 export * from './http.js';
 export * from './module.js';
 export * from './ui.js';

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import type { DataSource, EntitySchema, MixedList } from 'typeorm';
 import type { AccessGuard, OwnerDirectory } from './access.js';
 import type { BlobStore } from './blob-store.js';
+import type { ClusterEvents } from './events.js';
 import type { ServeBlob } from './http.js';
 import type { KeyService } from './keys.js';
 import type { Logger } from './logger.js';
@@ -34,6 +35,8 @@ export interface ModuleContext {
   registry: RegistryService;
   blobs: BlobStore;
   keys: KeyService;
+  /** Change notices to every server process, for invalidating the module's memos. */
+  events: ClusterEvents;
   /** For the module's own tables (prefixed with its id); writes go through `registry.write`. */
   db: DataSource;
   logger: Logger;

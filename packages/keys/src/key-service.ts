@@ -10,11 +10,12 @@ import type { SecretBox } from './secret-box.js';
  * keys lazily under a lock the same way); the partial unique index on active keys is the
  * backstop across processes.
  */
-/** How long another process's rotation may take to be noticed here. */
-const ACTIVE_KEY_TTL_MS = 30_000;
+/** How long an active key is remembered; rotations elsewhere arrive as change notices (clearCache). */
+const ACTIVE_KEY_TTL_MS = 300_000;
 
 export class OwnerKeyService implements KeyService {
   readonly #active = new Map<string, { key: StoredKey; until: number }>();
+  readonly #listeners: Array<(ownerId: number, purpose: string) => void> = [];
 
   constructor(
     private readonly ds: DataSource,
@@ -77,6 +78,17 @@ export class OwnerKeyService implements KeyService {
     if (!row) throw new NotFoundError('key not found');
     if (row.active) throw new BadRequestError('the active key cannot be dropped; rotate first');
     await repo.delete({ id: keyId });
+    this.changed(ownerId, purpose);
+  }
+
+  /** Called after a key was created, rotated, imported or dropped. */
+  onChange(listener: (ownerId: number, purpose: string) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  private changed(ownerId: number, purpose: string): void {
+    this.#active.delete(`${ownerId}:${purpose}`);
+    for (const l of this.#listeners) l(ownerId, purpose);
   }
 
   private async insertActive(m: EntityManager, ownerId: number, purpose: string, key: NewKeyPair): Promise<StoredKey> {
@@ -102,7 +114,7 @@ export class OwnerKeyService implements KeyService {
       await m.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`owner_key:${ownerId}:${purpose}`]);
       return work(m);
     });
-    this.#active.delete(`${ownerId}:${purpose}`);
+    this.changed(ownerId, purpose);
     return result;
   }
 

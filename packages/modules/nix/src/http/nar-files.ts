@@ -3,7 +3,7 @@ import { BadRequestError, NotFoundError, PayloadTooLargeError, type ModuleContex
 import { createNarVerifier, formatHash, parseNarFileName, renderListing, type NarVerification, type NarVerifier } from '../format/index.js';
 import { asBadRequest, formatErrorToHttp, once } from './body.js';
 import { Semaphore } from './semaphore.js';
-import type { CacheAccess } from './cache-access.js';
+import type { NixServices } from '../services.js';
 import { NIX } from '../constants.js';
 import { cacheControl } from './cache-control.js';
 
@@ -29,7 +29,8 @@ export const listingKey = (fileName: string) => `ls/${fileName}`;
  * parse, NarHash, NarSize, listing). Only a fully verified file becomes the owner's;
  * anything else is a 400 that leaves nothing behind.
  */
-export function narFileRoutes(ctx: ModuleContext, cache: CacheAccess): void {
+export function narFileRoutes(nix: NixServices): void {
+  const { ctx, cache } = nix;
   const { router, registry } = ctx;
   const maxSize = ctx.host.maxUploadBytes;
   // An xz decoder keeps its dictionary (8 MiB at Nix's default level, up to 64 MiB) in
@@ -88,13 +89,15 @@ export function narFileRoutes(ctx: ModuleContext, cache: CacheAccess): void {
       },
       { discardOnFailure: staged },
     );
+    nix.changes.nar(owner.id, String(req.params.file));
     await cache.enable(owner);
     res.status(201).end();
   });
 
   router.get('/nar/:file', async (req: Request, res: Response) => {
     const { owner, settings } = await cache.read(req);
-    const file = await registry.getOwnerFile(owner.id, NIX, narKey(String(req.params.file)));
+    const fileName = String(req.params.file);
+    const file = await nix.narFiles.get(owner.id, fileName, () => registry.getOwnerFile(owner.id, NIX, narKey(fileName)));
     if (!file) throw new NotFoundError(`nar/${req.params.file} does not exist in this cache`);
     await ctx.serveBlob(req, res, {
       sha256: file.sha256,

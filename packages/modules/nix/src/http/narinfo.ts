@@ -47,9 +47,10 @@ export function narInfoRoutes(nix: NixServices): void {
     const { owner, settings } = await nix.cache.read(req);
     let entry = nix.narinfos.get(owner.id, hash);
     if (!entry) {
+      const epoch = nix.narinfos.epoch();
       const found = await nix.storePaths.byHashWithSignatures(owner.id, hash);
       entry = { body: found ? await renderNarInfo(nix, found.path, found.signatures) : null, pathId: found?.path.id ?? 0 };
-      nix.narinfos.set(owner.id, hash, entry.body, entry.pathId);
+      nix.narinfos.set(owner.id, hash, entry.body, entry.pathId, epoch);
     }
     if (!entry.body) throw new NotFoundError(`${hash}.narinfo does not exist in this cache`);
     nix.accesses.record(entry.pathId);
@@ -209,7 +210,12 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
     }
     return Boolean(row.inserted);
   });
-  nix.narinfos.invalidate(owner.id, urlHash);
+  // Every process forgets its old answer; this one keeps the new narinfo ready, so a
+  // client's first look after a push costs no query (write-through).
+  nix.changes.path(owner.id, urlHash);
+  const epoch = nix.narinfos.epoch();
+  const stored = await nix.storePaths.byHashWithSignatures(owner.id, urlHash);
+  if (stored) nix.narinfos.set(owner.id, urlHash, await renderNarInfo(nix, stored.path, stored.signatures), stored.path.id, epoch);
   return created;
 }
 
@@ -283,14 +289,17 @@ export async function deleteStorePaths(nix: NixServices, owner: Owner, hashPart:
       }
     }
     for (const path of doomed.values()) await tx.deleteVersion(path.versionId);
+    const narsGone: string[] = [];
     for (const url of new Set([...doomed.values()].map((p) => p.url))) {
       if ((await paths.countByUrl(owner.id, url)) > 0) continue;
       const fileName = url.slice('nar/'.length);
       await tx.deleteOwnerFile({ ownerId: owner.id, type: NIX, key: narKey(fileName) });
       await tx.deleteOwnerFile({ ownerId: owner.id, type: NIX, key: listingKey(fileName) });
+      narsGone.push(fileName);
     }
-    return [...doomed.values()];
+    return { paths: [...doomed.values()], narsGone };
   });
-  for (const p of deleted) nix.narinfos.invalidate(owner.id, p.hashPart);
-  return deleted;
+  for (const p of deleted.paths) nix.changes.path(owner.id, p.hashPart);
+  for (const fileName of deleted.narsGone) nix.changes.nar(owner.id, fileName);
+  return deleted.paths;
 }

@@ -8,6 +8,6 @@ import { settingsApiRoutes } from './settings-api.js';
 export function registerHttpRoutes(nix: NixServices): void {
   settingsApiRoutes(nix);
   narInfoRoutes(nix);
-  narFileRoutes(nix.ctx, nix.cache);
+  narFileRoutes(nix);
   auxFileRoutes(nix);
 }

@@ -67,7 +67,7 @@ export function settingsApiRoutes(nix: NixServices): void {
       wantMassQuery: body.wantMassQuery === undefined ? undefined : Boolean(body.wantMassQuery),
     });
     await nix.keys.active(owner);
-    nix.narinfos.invalidateOwner(owner.id);
+    nix.changes.owner(owner.id);
     res.json(await describe(owner));
   });
 
@@ -81,7 +81,7 @@ export function settingsApiRoutes(nix: NixServices): void {
   router.post('/keys/rotate', async (req: Request, res: Response) => {
     const { owner } = await nix.cache.writeAndEnable(req);
     const key = await nix.keys.rotate(owner);
-    nix.narinfos.invalidateOwner(owner.id);
+    nix.changes.owner(owner.id);
     res.status(201).json({ id: key.id, name: key.name, publicKey: key.publicKeyText });
   });
 
@@ -91,7 +91,7 @@ export function settingsApiRoutes(nix: NixServices): void {
     const text = req.is('application/json') ? String((req.body as { secretKey?: unknown })?.secretKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     if (!text.trim()) throw new BadRequestError('send the secret key file (name:base64) as the body');
     const key = await nix.keys.import(owner, text);
-    nix.narinfos.invalidateOwner(owner.id);
+    nix.changes.owner(owner.id);
     res.status(201).json({ id: key.id, name: key.name, publicKey: key.publicKeyText });
   });
 
@@ -100,7 +100,7 @@ export function settingsApiRoutes(nix: NixServices): void {
     const id = Number(req.params.id);
     if (!Number.isInteger(id)) throw new NotFoundError('key not found');
     await nix.keys.drop(owner, id);
-    nix.narinfos.invalidateOwner(owner.id);
+    nix.changes.owner(owner.id);
     res.status(204).end();
   });
 

@@ -56,6 +56,7 @@ export class CacheKeys {
   constructor(
     private readonly keys: KeyService,
     private readonly hostName: string,
+    private readonly changed: (ownerId: number) => void = () => {},
   ) {}
 
   keyName(owner: Owner, generation: number): string {
@@ -71,7 +72,7 @@ export class CacheKeys {
     const stored = await this.keys.getOrCreateActive(owner.id, NIX_KEY_PURPOSE, () =>
       pair(generateSigningKey(this.keyName(owner, generation))),
     );
-    this.forget(owner.id);
+    this.changed(owner.id);
     return toCacheKey(stored);
   }
 
@@ -81,7 +82,7 @@ export class CacheKeys {
     if (hit && hit.until > Date.now()) return hit.keys;
     const keys = (await this.keys.list(ownerId, NIX_KEY_PURPOSE)).map(toCacheKey);
     if (this.#parsed.size > 10_000) this.#parsed.clear();
-    this.#parsed.set(ownerId, { keys, until: Date.now() + 30_000 });
+    this.#parsed.set(ownerId, { keys, until: Date.now() + 300_000 });
     return keys;
   }
 
@@ -89,7 +90,7 @@ export class CacheKeys {
   async rotate(owner: Owner): Promise<CacheKey> {
     const secret = generateSigningKey(this.keyName(owner, await this.nextGeneration(owner)));
     const stored = await this.keys.activate(owner.id, NIX_KEY_PURPOSE, pair(secret));
-    this.forget(owner.id);
+    this.changed(owner.id);
     return toCacheKey(stored);
   }
 
@@ -102,17 +103,22 @@ export class CacheKeys {
       throw new BadRequestError(`not a Nix secret key: ${(err as Error).message}`);
     }
     const stored = await this.keys.activate(owner.id, NIX_KEY_PURPOSE, pair(secret));
-    this.forget(owner.id);
+    this.changed(owner.id);
     return toCacheKey(stored);
   }
 
   async drop(owner: Owner, keyId: number): Promise<void> {
     await this.keys.drop(owner.id, NIX_KEY_PURPOSE, keyId);
-    this.forget(owner.id);
+    this.changed(owner.id);
   }
 
+  /** Drops this process's parsed keys of an owner (change notices call it). */
   forget(ownerId: number): void {
     this.#parsed.delete(ownerId);
+  }
+
+  clear(): void {
+    this.#parsed.clear();
   }
 
   private async nextGeneration(owner: Owner): Promise<number> {

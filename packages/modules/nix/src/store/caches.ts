@@ -14,8 +14,8 @@ export interface CacheSettings {
 /** Default priority: after a local store (0) and before nothing in particular; cache.nixos.org is 40. */
 export const DEFAULT_PRIORITY = 41;
 
-/** How stale a cache's settings may be in another process. */
-const TTL_MS = 5_000;
+/** How long settings are remembered; changes elsewhere arrive as change notices (forget). */
+const TTL_MS = 60_000;
 
 /**
  * Per-owner cache settings (`nix_cache`). A cache exists once enabled (in settings, by the
@@ -24,7 +24,18 @@ const TTL_MS = 5_000;
 export class CacheSettingsStore {
   readonly #memo = new Map<number, { value: CacheSettings | null; until: number }>();
 
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly changed: (ownerId: number) => void = () => {},
+  ) {}
+
+  forget(ownerId: number): void {
+    this.#memo.delete(ownerId);
+  }
+
+  clear(): void {
+    this.#memo.clear();
+  }
 
   async get(ownerId: number): Promise<CacheSettings | null> {
     const hit = this.#memo.get(ownerId);
@@ -43,8 +54,10 @@ export class CacheSettingsStore {
       `INSERT INTO nix_cache (owner_id, priority) VALUES ($1, $2) ON CONFLICT (owner_id) DO NOTHING RETURNING *`,
       [ownerId, DEFAULT_PRIORITY],
     );
-    this.#memo.delete(ownerId);
-    if (inserted.length > 0) return { settings: toSettings(inserted[0]), created: true };
+    if (inserted.length > 0) {
+      this.changed(ownerId);
+      return { settings: toSettings(inserted[0]), created: true };
+    }
     return { settings: (await this.get(ownerId))!, created: false };
   }
 
@@ -61,7 +74,7 @@ export class CacheSettingsStore {
          want_mass_query = coalesce($4, want_mass_query) WHERE owner_id = $1`,
       [ownerId, changes.priority ?? null, changes.visibility ?? null, changes.wantMassQuery ?? null],
     );
-    this.#memo.delete(ownerId);
+    this.changed(ownerId);
     return (await this.get(ownerId))!;
   }
 

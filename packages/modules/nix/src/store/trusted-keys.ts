@@ -11,7 +11,18 @@ import { isUniqueViolation, queryRows } from '@forge/db';
 export class TrustedKeys {
   readonly #memo = new Map<number, { keys: PublicKey[]; until: number }>();
 
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly changed: (ownerId: number) => void = () => {},
+  ) {}
+
+  forget(ownerId: number): void {
+    this.#memo.delete(ownerId);
+  }
+
+  clear(): void {
+    this.#memo.clear();
+  }
 
   async list(ownerId: number): Promise<PublicKey[]> {
     const hit = this.#memo.get(ownerId);
@@ -21,7 +32,7 @@ export class TrustedKeys {
       [ownerId],
     );
     const keys = rows.map((r) => parsePublicKey(r.public_key));
-    this.#memo.set(ownerId, { keys, until: Date.now() + 5_000 });
+    this.#memo.set(ownerId, { keys, until: Date.now() + 60_000 });
     return keys;
   }
 
@@ -32,12 +43,12 @@ export class TrustedKeys {
       if (isUniqueViolation(err)) throw new ConflictError(`a trusted key named "${key.name}" exists already`);
       throw err;
     }
-    this.#memo.delete(ownerId);
+    this.changed(ownerId);
   }
 
   async remove(ownerId: number, name: string): Promise<void> {
     const rows = await queryRows(this.ds, `DELETE FROM nix_trusted_key WHERE owner_id = $1 AND name = $2 RETURNING id`, [ownerId, name]);
-    this.#memo.delete(ownerId);
+    this.changed(ownerId);
     if (rows.length === 0) throw new NotFoundError(`no trusted key named "${name}"`);
   }
 }

@@ -214,7 +214,7 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
       const action = String(body.action ?? '');
       const text = (name: string) => String(body[name] ?? '').trim();
       const done = (message: string) => {
-        nix.narinfos.invalidateOwner(owner.id);
+        nix.changes.owner(owner.id);
         return message;
       };
       switch (action) {

@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger, PackageTypeModule } from '@forge/core';
@@ -8,6 +9,7 @@ import { OwnerKeyService, SecretBox } from '@forge/keys';
 import { Registry } from '@forge/registry';
 import { createWebUi, UiContributions } from '@forge/web';
 import type { ForgeConfig } from './config.js';
+import { FastLane } from './fast-lane.js';
 import { errorHandler, notFound, requestLog } from './http-errors.js';
 import { registerModules, validateModules } from './load-modules.js';
 import { createLogger } from './logger.js';
@@ -38,6 +40,8 @@ export interface Forge {
   modules: PackageTypeModule[];
   ui: UiContributions;
   app: Express;
+  /** The HTTP request listener: the fast lane for hot package reads, then the express app. */
+  handler: RequestListener;
   close(): Promise<void>;
 }
 
@@ -98,6 +102,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     const host = { baseUrl: config.baseUrl, hostName: new URL(config.baseUrl).hostname, maxUploadBytes: config.maxUploadBytes };
 
     const app = express();
+    const fastLane = new FastLane();
     app.disable('x-powered-by');
     app.set('etag', false);
     app.set('query parser', 'simple');
@@ -106,14 +111,13 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       await ds.query('SELECT 1');
       res.json({ status: 'ok' });
     });
-    app.use(
-      authenticate({
-        tokens,
-        owners,
-        // Account passwords are accepted over Basic on the token API only (as in Gitea).
-        passwordAllowed: (req) => req.path.startsWith('/api/v1/'),
-      }),
-    );
+    const auth = {
+      tokens,
+      owners,
+      // Account passwords are accepted over Basic on the token API only (as in Gitea).
+      passwordAllowed: (req: { path: string }) => req.path.startsWith('/api/v1/'),
+    };
+    app.use(authenticate(auth));
     // Both answer only under /api/v1/: a prefix test keeps package traffic (every Nix
     // request) from walking their routes.
     app.use(onlyUnder('/api/v1/', tokenApiRouter({ owners, tokens })));
@@ -132,6 +136,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       serveBlob,
       ui: ui.registryFor(module.id, module.displayName),
       setVisibility: (decide) => access.setTypeVisibility(module.id, decide),
+      fastRoute: (route) => fastLane.add(module.id, route),
       events,
       onShutdown: (hook) => shutdownHooks.push(hook),
     }));
@@ -155,6 +160,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       modules,
       ui,
       app,
+      handler: fastLane.listener(app, { auth, logger, accessLog: config.accessLog }),
       close,
     };
   } catch (err) {

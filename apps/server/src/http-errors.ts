@@ -1,4 +1,5 @@
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ForgeError, isForgeError, NotFoundError, type Logger } from '@forge/core';
 
 /**
@@ -7,36 +8,39 @@ import { ForgeError, isForgeError, NotFoundError, type Logger } from '@forge/cor
  * JSON under /api/v1.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    // (req.destroyed alone means nothing: Node destroys a request once its body was read.)
-    const aborted =
-      res.destroyed || req.socket?.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted';
-    if (aborted) {
-      logger.info('client went away', { method: req.method, url: req.originalUrl });
-      if (!res.destroyed) res.destroy();
-      return;
-    }
-    const known: ForgeError = isForgeError(err) ? err : clientError(err) ?? internal(err, req, logger);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    for (const [k, v] of Object.entries(known.headers)) res.setHeader(k, v);
-    // The body of a refused upload was not read: don't let it be parsed as the next request.
-    if (!req.complete) res.setHeader('Connection', 'close');
-    res.status(known.status);
-    if (req.path.startsWith('/api/v1/')) {
-      if (req.method === 'HEAD') res.end();
-      else res.json({ message: known.message, code: known.code });
-      return;
-    }
-    // Written directly rather than through res.send (content negotiation, ETag and freshness
-    // checks): a 404 for a narinfo is the most common answer a Nix cache gives.
-    const body = Buffer.from(known.message + '\n', 'utf8');
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.setHeader('Content-Length', String(body.length));
-    res.end(req.method === 'HEAD' ? undefined : body);
-  };
+  return (err, req, res, _next) => writeError(req, res, err, logger);
+}
+
+/**
+ * Answers a request with an error; the express error handler and the host's fast lane
+ * (plain node request and response) both come here.
+ */
+export function writeError(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, err: unknown, logger: Logger): void {
+  const url = req.originalUrl ?? req.url ?? '';
+  // (req.destroyed alone means nothing: Node destroys a request once its body was read.)
+  const aborted =
+    res.destroyed || req.socket?.destroyed || (err as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (err as Error)?.message === 'aborted';
+  if (aborted) {
+    logger.info('client went away', { method: req.method, url });
+    if (!res.destroyed) res.destroy();
+    return;
+  }
+  const known: ForgeError = isForgeError(err) ? err : clientError(err) ?? internal(err, req.method, url, logger);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  for (const [k, v] of Object.entries(known.headers)) res.setHeader(k, v);
+  // The body of a refused upload was not read: don't let it be parsed as the next request.
+  if (!req.complete) res.setHeader('Connection', 'close');
+  res.statusCode = known.status;
+  // Written directly rather than through res.send (content negotiation, ETag and freshness
+  // checks): a 404 for a narinfo is the most common answer a Nix cache gives.
+  const json = url.startsWith('/api/v1/');
+  const body = Buffer.from(json ? JSON.stringify({ message: known.message, code: known.code }) : known.message + '\n', 'utf8');
+  res.setHeader('Content-Type', json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
+  res.setHeader('Content-Length', String(body.length));
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /**
@@ -52,10 +56,10 @@ function clientError(err: unknown): ForgeError | undefined {
   return undefined;
 }
 
-function internal(err: unknown, req: Request, logger: Logger): ForgeError {
+function internal(err: unknown, method: string | undefined, url: string, logger: Logger): ForgeError {
   logger.error('request failed', {
-    method: req.method,
-    url: req.originalUrl,
+    method,
+    url,
     err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
   });
   return new ForgeError(500, 'internal', 'internal server error');
@@ -67,16 +71,21 @@ export const notFound: RequestHandler = (req, _res, next) => {
 
 export function requestLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on('close', () => {
-      logger.info('request', {
-        method: req.method,
-        url: req.originalUrl,
-        status: res.statusCode,
-        ms: Number(process.hrtime.bigint() - start) / 1e6,
-        aborted: !res.writableFinished,
-      });
-    });
+    logRequest(logger, req, res);
     next();
   };
+}
+
+/** One access-log line when the response is done (or the client went away). */
+export function logRequest(logger: Logger, req: IncomingMessage & { originalUrl?: string }, res: ServerResponse): void {
+  const start = process.hrtime.bigint();
+  res.on('close', () => {
+    logger.info('request', {
+      method: req.method,
+      url: req.originalUrl ?? req.url,
+      status: res.statusCode,
+      ms: Number(process.hrtime.bigint() - start) / 1e6,
+      aborted: !res.writableFinished,
+    });
+  });
 }

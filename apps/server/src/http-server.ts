@@ -1,13 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
 
 /**
  * The HTTP server around the app. Uploads of many GiB take long, so there is no overall
  * request timeout; idle connections are kept longer than typical proxies' 60 s.
  */
-export async function listen(app: Express, port: number, host: string): Promise<http.Server> {
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, app);
+export async function listen(handler: http.RequestListener, port: number, host: string): Promise<http.Server> {
+  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, handler);
   // `Expect: 100-continue`: package uploads get their 100 only once the access guard has
   // admitted the caller, so a refused PUT is answered before its body is sent. Everything
   // else continues at once.

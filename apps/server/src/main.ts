@@ -6,7 +6,7 @@ import { defaultModules } from './modules.js';
 
 const config = loadConfig();
 const forge = await createForge({ config, modules: defaultModules() });
-const server = await listen(forge.app, config.port, config.listen);
+const server = await listen(forge.handler, config.port, config.listen);
 const adminSocket = await serveAdminSocket(forge);
 forge.logger.info('forge listening', {
   url: config.baseUrl,

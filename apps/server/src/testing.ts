@@ -65,7 +65,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   let forge: Forge | undefined;
   try {
     forge = await createForge({ config, modules: options.modules ?? defaultModules(), database: testDb.options });
-    const server = await listen(forge.app, port, '127.0.0.1');
+    const server = await listen(forge.handler, port, '127.0.0.1');
     const f = forge;
     let counter = 0;
     return {

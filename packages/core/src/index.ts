@@ -7,5 +7,6 @@ export * from './keys.js';
 export * from './access.js';
 export * from './events.js';
 export * from './http.js';
+export * from './fast-route.js';
 export * from './module.js';
 export * from './ui.js';

@@ -4,6 +4,7 @@ import type { AccessGuard, OwnerDirectory } from './access.js';
 import type { BlobStore } from './blob-store.js';
 import type { ClusterEvents } from './events.js';
 import type { ServeBlob } from './http.js';
+import type { FastRoute } from './fast-route.js';
 import type { KeyService } from './keys.js';
 import type { Logger } from './logger.js';
 import type { Owner, Visibility } from './owners.js';
@@ -41,6 +42,8 @@ export interface ModuleContext {
   db: DataSource;
   logger: Logger;
   host: HostInfo;
+  /** A hot read matched before express (see FastRoute); the express route stays the reference. */
+  fastRoute(route: FastRoute): void;
   /** Answers a GET/HEAD with a stored blob (ranges, HEAD, ETag); the host picks the fastest way. */
   serveBlob: ServeBlob;
   /** Where the module contributes web UI pages and panels. */

@@ -28,7 +28,8 @@ import {
 } from '../support/nix/index.js';
 
 const nix = requireNix();
-const kinds = nix.available ? await testDatabaseKinds() : [];
+// Without nix the suite still registers (as skipped) so the run says so instead of failing.
+const kinds = nix.available ? await testDatabaseKinds() : ['pglite' as const];
 
 const spec = (tag: string): PathSpec[] => [
   { name: `${tag}-lib`, size: 30_000, files: 3, content: 'text' },

@@ -179,6 +179,8 @@ export interface RegistryService {
   listFiles(versionId: number): Promise<FileRecord[]>;
   getFile(versionId: number, name: string, compositeKey?: string): Promise<FileRecord | null>;
   getOwnerFile(ownerId: number, type: string, key: string): Promise<OwnerFileRecord | null>;
+  /** Several owner files in one query, by key (absent keys are missing from the map). */
+  getOwnerFiles(ownerId: number, type: string, keys: readonly string[]): Promise<Map<string, OwnerFileRecord>>;
   getProperties(refType: PropertyTarget, refId: number): Promise<PropertyRecord[]>;
   /** Opens a stored blob (optionally a byte range). */
   openBlob(sha256: string, range?: ByteRange): Promise<Readable>;

@@ -57,7 +57,7 @@ export class Registry implements RegistryService {
     let tx: Transaction | undefined;
     try {
       return await this.ds.transaction(async (manager) => {
-        tx = new Transaction(manager);
+        tx = new Transaction(manager, this.options.ownerQuotaBytes !== undefined);
         const result = await activeTransaction.run(tx, () => work(tx!));
         await this.checkQuota(tx);
         // Bytes reach their content address before COMMIT, so a committed row never
@@ -220,6 +220,16 @@ export class Registry implements RegistryService {
       [ownerId, type, key],
     );
     return row ? toOwnerFile(row) : null;
+  }
+
+  async getOwnerFiles(ownerId: number, type: string, keys: readonly string[]): Promise<Map<string, OwnerFileRecord>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.q(
+      `SELECT ${OWNER_FILE_COLUMNS} FROM package_owner_file o JOIN package_blob b ON b.id = o.blob_id
+       WHERE o.owner_id = $1 AND o.type = $2 AND o.key = ANY($3::varchar[])`,
+      [ownerId, type, [...keys]],
+    );
+    return new Map(rows.map((r) => [String(r.key), toOwnerFile(r)]));
   }
 
   async getProperties(refType: PropertyTarget, refId: number): Promise<PropertyRecord[]> {

@@ -22,9 +22,9 @@ export function isStaged(blob: BlobSource): blob is StagedBlob {
 }
 
 /**
- * One registry write. Blob rows are taken under a transaction-scoped advisory lock on
- * their hash, which the blob cleanup takes too: a blob can never be deleted between a
- * writer deciding to reuse it and that writer's COMMIT.
+ * One registry write. Blob rows it uses are row-locked until COMMIT (inserted, or touched
+ * by an update), which the blob cleanup's DELETE waits for: a blob can never be deleted
+ * between a writer deciding to reuse it and that writer's COMMIT.
  */
 export class Transaction implements RegistryTransaction {
   /** Staged blobs this transaction references; promoted right before COMMIT. */
@@ -32,7 +32,11 @@ export class Transaction implements RegistryTransaction {
   /** Owners whose stored bytes grew (for the quota check). */
   readonly grownOwners = new Set<number>();
 
-  constructor(readonly manager: EntityManager) {}
+  /** `trackGrowth`: note the owners that grew, for a quota check (costs a query per file). */
+  constructor(
+    readonly manager: EntityManager,
+    private readonly trackGrowth = false,
+  ) {}
 
   private q<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     return queryRows<T>(this.manager, sql, params);
@@ -41,16 +45,12 @@ export class Transaction implements RegistryTransaction {
   async getOrCreatePackage(input: { ownerId: number; type: string; name: string }): Promise<PackageRecord> {
     const name = checkName('package name', input.name);
     const lower = name.toLowerCase();
-    await this.q(
+    // One round trip: the no-op update makes RETURNING give the existing row too.
+    const [row] = await this.q(
       `INSERT INTO package (owner_id, type, name, lower_name) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (owner_id, type, lower_name) DO NOTHING`,
+       ON CONFLICT (owner_id, type, lower_name) DO UPDATE SET lower_name = EXCLUDED.lower_name RETURNING *`,
       [input.ownerId, input.type, name, lower],
     );
-    const [row] = await this.q(`SELECT * FROM package WHERE owner_id = $1 AND type = $2 AND lower_name = $3`, [
-      input.ownerId,
-      input.type,
-      lower,
-    ]);
     return toPackage(row!);
   }
 
@@ -78,7 +78,9 @@ export class Transaction implements RegistryTransaction {
   }
 
   async useBlob(blob: BlobSource): Promise<BlobRecord> {
-    await this.q(`SELECT pg_advisory_xact_lock(hashtext($1))`, [blob.sha256]);
+    // The upsert or update below row-locks the blob until COMMIT; the blob cleanup's DELETE
+    // waits for that lock and then re-checks created_at, so a reused blob is never deleted
+    // under a writer (and a writer after a cleanup inserts the row afresh).
     if (isStaged(blob)) {
       this.staged.add(blob);
       // Touching created_at on reuse keeps a just-reused blob out of the cleanup's grace window.
@@ -123,6 +125,7 @@ export class Transaction implements RegistryTransaction {
   }
 
   private async noteGrowth(versionId: number): Promise<void> {
+    if (!this.trackGrowth) return;
     const [row] = await this.q<{ owner_id: number }>(
       `SELECT p.owner_id FROM package_version v JOIN package p ON p.id = v.package_id WHERE v.id = $1`,
       [versionId],

@@ -7,7 +7,7 @@
  *   `describe.runIf(nix.available)` and skip.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export interface NixBinaries {
@@ -66,6 +66,10 @@ function probe(): NixAvailability {
   }
   const match = /(\d+\.\d+(?:\.\d+)?)/.exec(version.stdout);
   const storeDir = '/nix/store';
+  // A fresh `apt-get install nix-bin` has no store yet; as root, make the single-user one.
+  if (!existsSync(storeDir) && process.getuid?.() === 0) {
+    spawnSync(bin.nixStore!, ['--init'], { encoding: 'utf8', timeout: 60_000 });
+  }
   try {
     accessSync(storeDir, constants.W_OK);
   } catch {

@@ -39,6 +39,7 @@ export class CacheAccess {
 
   /** Enables the owner's cache if it is not yet (after a successful upload). */
   async enable(owner: Owner): Promise<void> {
+    if (await this.caches.get(owner.id)) return;
     await this.caches.enable(owner.id);
   }
 

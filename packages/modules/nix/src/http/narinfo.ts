@@ -102,7 +102,10 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
   const urlMatch = NAR_URL.exec(info.url);
   if (!urlMatch) throw new BadRequestError(`URL "${info.url}" must be nar/<file hash>.nar[.ext], a NAR uploaded to this cache`);
   const fileName = urlMatch[1]!;
-  const nar = await registry.getOwnerFile(owner.id, NIX, narKey(fileName));
+  const deriver = info.deriver?.baseName ?? null;
+  // The NAR, its listing and the derivation's build log, in one query.
+  const files = await registry.getOwnerFiles(owner.id, NIX, [narKey(fileName), listingKey(fileName), ...(deriver ? [`log/${deriver}`] : [])]);
+  const nar = files.get(narKey(fileName));
   if (!nar) throw new BadRequestError(`URL ${info.url}: that NAR has not been uploaded to this cache (upload the NAR before its narinfo)`);
   const facts = nar.properties as unknown as NarFileFacts;
   const mismatch = (field: string, said: string | number, actual: string | number) =>
@@ -137,11 +140,10 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
   }
 
   const serverSig = signPath(info, key.secret);
-  const listing = await registry.getOwnerFile(owner.id, NIX, listingKey(fileName));
+  const listing = files.get(listingKey(fileName));
   const narBlob: BlobRecord = { id: nar.blobId, sha256: nar.sha256, size: nar.size, createdAt: nar.createdAt };
   const references = [...new Set(info.references.map((r) => r.baseName))].sort();
-  const deriver = info.deriver?.baseName ?? null;
-  const log = deriver ? await registry.getOwnerFile(owner.id, NIX, `log/${deriver}`) : null;
+  const log = deriver ? files.get(`log/${deriver}`) : undefined;
 
   const created = await registry.write(async (tx) => {
     await requireReferences(tx, owner.id, info);

@@ -71,6 +71,8 @@ export interface UploadedPath {
   url: string;
   /** Milliseconds of the NAR PUT alone. */
   narPutMs: number;
+  /** Milliseconds of the narinfo PUT alone. */
+  narinfoPutMs: number;
 }
 
 /** Uploads a synthetic single-file path (compression none) to `cacheUrl`. */
@@ -93,6 +95,7 @@ export async function uploadSyntheticPath(cacheUrl: string, token: string, name:
   const narinfo =
     `StorePath: /nix/store/${hashPart}-${name}\nURL: ${url}\nCompression: none\nFileHash: sha256:${nix32}\nFileSize: ${narSize}\n` +
     `NarHash: sha256:${nix32}\nNarSize: ${narSize}\nReferences: \n`;
+  const t1 = performance.now();
   await put(`${cacheUrl}/${hashPart}.narinfo`, token, Buffer.from(narinfo), Buffer.byteLength(narinfo), 'text/x-nix-narinfo');
-  return { hashPart, name, narSize, narHash: nix32, url, narPutMs };
+  return { hashPart, name, narSize, narHash: nix32, url, narPutMs, narinfoPutMs: performance.now() - t1 };
 }

@@ -58,6 +58,29 @@ export async function streamToFile(
     if (error) throw error;
   };
 
+  // Large uploads are flushed to disk while they stream (one fdatasync in flight, started
+  // every SYNC_EVERY bytes written), so the final fdatasync only has the tail left: the
+  // disk works while the client still sends instead of after it finished.
+  let synced = 0;
+  let syncInFlight: Promise<unknown> | null = null;
+  const maybeStartSync = (writtenUpTo: number): void => {
+    if (syncInFlight || writtenUpTo - synced < SYNC_EVERY) return;
+    synced = writtenUpTo;
+    syncInFlight = file.datasync().then(
+      () => {
+        syncInFlight = null;
+        return null;
+      },
+      (error: unknown) => error ?? new Error('fdatasync failed'),
+    );
+  };
+  const awaitSync = async (): Promise<void> => {
+    if (!syncInFlight) return;
+    const error = await syncInFlight;
+    syncInFlight = null;
+    if (error) throw error;
+  };
+
   const writeFilled = async (): Promise<void> => {
     await awaitWrite();
     const buffer = filling!;
@@ -70,6 +93,7 @@ export async function streamToFile(
     inFlight = writeFully(file, buffer, length, at).then(
       () => {
         spare = buffer;
+        maybeStartSync(at + length);
         return null;
       },
       (error: unknown) => error ?? new Error('write failed'),
@@ -132,6 +156,7 @@ export async function streamToFile(
     }
     if (filled > 0) await writeFilled();
     await awaitWrite();
+    await awaitSync();
     signal?.throwIfAborted();
     // Data and size reach the disk before the file can be renamed into place: a rename
     // that survives a crash must never expose a blob whose bytes did not.
@@ -147,8 +172,12 @@ export async function streamToFile(
   } finally {
     signal?.removeEventListener('abort', onAbort);
     if (inFlight) await inFlight;
+    if (syncInFlight) await syncInFlight;
   }
 }
+
+/** Bytes written between two background fdatasyncs of a large upload. */
+const SYNC_EVERY = 16 * 1024 * 1024;
 
 async function writeFully(file: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
   for (let written = 0; written < length; ) {

@@ -174,17 +174,17 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
       await tx.putFile({ versionId: version.id, name: `log/${deriver}`, blob: { id: log.blobId, sha256: log.sha256, size: log.size, createdAt: log.createdAt } });
     }
 
-    const existing = await new StorePaths(tx.manager).byHash(owner.id, urlHash);
-    if (existing && existing.versionId !== version.id) await tx.deleteVersion(existing.versionId);
+    // The row this replaces, if any, read in the same statement (the path's lock is held).
     const [row] = await tx.manager.query(
-      `INSERT INTO nix_store_path (owner_id, hash_part, name, version_id, url, compression, file_hash, file_size, nar_hash, nar_size,
+      `WITH old AS (SELECT version_id FROM nix_store_path WHERE owner_id = $1 AND hash_part = $2)
+       INSERT INTO nix_store_path (owner_id, hash_part, name, version_id, url, compression, file_hash, file_size, nar_hash, nar_size,
          nar_blob_id, deriver, system, ca, refs, sigs)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
        ON CONFLICT (owner_id, hash_part) DO UPDATE SET name = EXCLUDED.name, version_id = EXCLUDED.version_id, url = EXCLUDED.url,
          compression = EXCLUDED.compression, file_hash = EXCLUDED.file_hash, file_size = EXCLUDED.file_size,
          nar_hash = EXCLUDED.nar_hash, nar_size = EXCLUDED.nar_size, nar_blob_id = EXCLUDED.nar_blob_id, deriver = EXCLUDED.deriver,
          system = EXCLUDED.system, ca = EXCLUDED.ca, refs = EXCLUDED.refs, sigs = EXCLUDED.sigs
-       RETURNING id, (xmax = 0) AS inserted`,
+       RETURNING id, (xmax = 0) AS inserted, (SELECT version_id FROM old) AS old_version_id`,
       [
         owner.id,
         urlHash,
@@ -205,7 +205,12 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
       ],
     );
     const pathId = Number(row.id);
-    await tx.manager.query(`DELETE FROM nix_reference WHERE path_id = $1`, [pathId]);
+    const inserted = Boolean(row.inserted);
+    // A path re-pushed under another version (its package name changed): the old version
+    // goes, with its files; the path row already points at the new one.
+    if (!inserted && row.old_version_id !== null && Number(row.old_version_id) !== version.id) await tx.deleteVersion(Number(row.old_version_id));
+    // A new row has no references or signatures to replace.
+    if (!inserted) await tx.manager.query(`DELETE FROM nix_reference WHERE path_id = $1`, [pathId]);
     const refHashes = [...new Set(info.references.map((r) => r.hashPart as string))];
     if (refHashes.length > 0) {
       await tx.manager.query(
@@ -213,12 +218,12 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
         [pathId, owner.id, refHashes],
       );
     }
-    await tx.manager.query(`DELETE FROM nix_path_signature WHERE path_id = $1`, [pathId]);
+    if (!inserted) await tx.manager.query(`DELETE FROM nix_path_signature WHERE path_id = $1`, [pathId]);
     await tx.manager.query(`INSERT INTO nix_path_signature (path_id, key_id, sig) VALUES ($1, $2, $3)`, [pathId, key.id, serverSig]);
     for (const own of ownSigs) {
       await tx.manager.query(`INSERT INTO nix_path_signature (path_id, key_id, sig) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [pathId, own.keyId, own.sig]);
     }
-    return Boolean(row.inserted);
+    return inserted;
   });
   // Every process forgets its old answer; this one keeps the new narinfo ready, so a
   // client's first look after a push costs no query (write-through).

@@ -65,6 +65,9 @@ export class CacheKeys {
 
   /** The active key, created on first use (under the key service's lock). */
   async active(owner: Owner): Promise<CacheKey> {
+    // The memo of all() (dropped on every key change, in every process) knows it, parsed.
+    const known = (await this.all(owner.id)).find((k) => k.active);
+    if (known) return known;
     const existing = await this.keys.getActive(owner.id, NIX_KEY_PURPOSE);
     if (existing) return toCacheKey(existing);
     // Worked out before the key service takes its lock: the generator runs inside it.

@@ -8,6 +8,7 @@ import {
   XzDecoder,
   createDecompressor,
   decompressChunks,
+  defaultZstdDecoder,
   detectCompression,
   formatHash,
   narFileExtension,
@@ -16,6 +17,8 @@ import {
   parseNarInfo,
   sha256,
   type CompressionName,
+  type DecompressorOptions,
+  type ZstdDecoderName,
 } from '../../../src/format/index.js';
 import { ZstdFrameGuard } from '../../../src/format/zstd-frames.js';
 import { CACHE_COMPRESSIONS, cacheFiles, chunked, fixture, fixtureText, hashPath, narFiles, paths, prng } from './fixtures.js';
@@ -30,9 +33,9 @@ function pairs(compression: string): Array<[string, Buffer]> {
   });
 }
 
-async function decompress(compression: CompressionName, chunks: Iterable<Uint8Array>, maxOutputSize?: number): Promise<Buffer> {
+async function decompress(compression: CompressionName, chunks: Iterable<Uint8Array>, maxOutputSize?: number, options: DecompressorOptions = {}): Promise<Buffer> {
   const out: Buffer[] = [];
-  const d = createDecompressor(compression, (c) => out.push(Buffer.from(c)), maxOutputSize === undefined ? {} : { maxOutputSize });
+  const d = createDecompressor(compression, (c) => out.push(Buffer.from(c)), maxOutputSize === undefined ? options : { ...options, maxOutputSize });
   for (const c of chunks) await d.write(c);
   await d.end();
   return Buffer.concat(out);
@@ -220,6 +223,10 @@ describe('decompressors', () => {
     expect(() => new ZstdFrameGuard().check(Buffer.from('00000000', 'hex'))).toThrow(/bad frame magic number/);
   });
 
+  it('decodes zstd with libzstd by default (the zstd-napi addon is built at install)', () => {
+    expect(defaultZstdDecoder).toBe('libzstd');
+  });
+
   it('stream through decompressChunks', async () => {
     async function* source(): AsyncGenerator<Uint8Array> {
       yield* chunked(fixture(zstdFile), () => 50);
@@ -227,5 +234,65 @@ describe('decompressors', () => {
     const out: Uint8Array[] = [];
     for await (const c of decompressChunks(source(), 'zstd')) out.push(c);
     expect(formatHash(sha256(Buffer.concat(out)))).toBe(formatHash(sha256(treeNar)));
+  });
+});
+
+// Both zstd decoders, the same behaviour: libzstd (default) and fzstd (where the addon is missing).
+describe.each<ZstdDecoderName>(['libzstd', 'fzstd'])('zstd with %s', (zstdDecoder) => {
+  const opts = { zstdDecoder };
+  const run = (chunks: Iterable<Uint8Array>, max?: number) => decompress('zstd', chunks, max, opts);
+  const [zstdFile] = pairs('zstd').find(([, nar]) => nar.length > 100_000)!;
+  const zst = fixture(zstdFile);
+
+  it('decodes every fixture, in any chunking', async () => {
+    for (const [file, expected] of pairs('zstd')) {
+      const bytes = fixture(file);
+      expect(await run([bytes])).toEqual(expected);
+      expect(await run(chunked(bytes, () => 1))).toEqual(expected);
+      const rand = prng(11);
+      expect(await run(chunked(bytes, () => Math.floor(rand() * 100)))).toEqual(expected);
+    }
+  });
+
+  it('decodes large data whose output overflows the output buffer many times', async () => {
+    const rand = prng(5);
+    const data = Buffer.from(Array.from({ length: 2_000_000 }, () => Math.floor(rand() * 4) + 97));
+    const { execFileSync } = await import('node:child_process');
+    const compressed = execFileSync('zstd', ['-c', '-q', '-19'], { input: data, maxBuffer: 64 << 20 });
+    expect((await run(chunked(compressed, () => 65536))).equals(data)).toBe(true);
+  });
+
+  it('reports truncated data, trailing garbage, a corrupt checksum and empty input', async () => {
+    const truncated = await failure(run([zst.subarray(0, zst.length - 5)]));
+    expect(truncated).toBeInstanceOf(CompressionError);
+    expect(truncated.message).toMatch(/zstd.*(truncated|unexpected EOF)/);
+    expect(await failure(run([Buffer.concat([zst, Buffer.from('garbage!')])]))).toBeInstanceOf(CompressionError);
+    // The zstd tool writes a content checksum (the last 4 bytes of the frame): flip one.
+    const { execFileSync } = await import('node:child_process');
+    const corrupt = execFileSync('zstd', ['-c', '-q', '--check'], { input: treeNar });
+    corrupt[corrupt.length - 1]! ^= 0xff;
+    if (zstdDecoder === 'libzstd') {
+      const err = await failure(run([corrupt]));
+      expect(err).toBeInstanceOf(CompressionError);
+      expect(err.message).toMatch(/^the zstd data is corrupt: /);
+    } else {
+      // fzstd does not check content checksums (a reason libzstd is the default); the
+      // FileHash in the URL still pins every byte of the upload.
+      expect(await run([corrupt])).toEqual(treeNar);
+    }
+    expect((await failure(run([]))).message).toBe('the zstd stream is empty');
+  });
+
+  it('stops a bomb at maxOutputSize', async () => {
+    const err = await failure(run([zst], 50_000));
+    expect(err).toBeInstanceOf(SizeLimitError);
+    expect(await run([zst], treeNar.length)).toEqual(treeNar);
+  });
+
+  it('walks frames: concatenated and skippable frames decode; huge windows are refused', async () => {
+    const skippable = Buffer.concat([Buffer.from('502a4d18', 'hex'), Buffer.from([5, 0, 0, 0]), Buffer.from('hello')]);
+    expect(await run([...chunked(Buffer.concat([zst, skippable, zst]), () => 3)])).toEqual(Buffer.concat([treeNar, treeNar]));
+    const huge = Buffer.from('28b52ffd00a8', 'hex');
+    expect((await failure(run([zst, huge, Buffer.alloc(20)]))).message).toMatch(/needs a 2147483648-byte window/);
   });
 });

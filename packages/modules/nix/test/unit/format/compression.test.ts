@@ -223,7 +223,13 @@ describe('decompressors', () => {
     expect(() => new ZstdFrameGuard().check(Buffer.from('00000000', 'hex'))).toThrow(/bad frame magic number/);
   });
 
-  it('decodes zstd with libzstd by default (the zstd-napi addon is built at install)', () => {
+  // zstd-napi is an optional dependency: where its build failed the server decodes with
+  // fzstd. CI must have built it; elsewhere its absence is said loudly.
+  if (!process.env.CI && defaultZstdDecoder !== 'libzstd') {
+    console.warn('!!! zstd-napi did not build here: zstd uploads are decoded by fzstd; SKIPPING the libzstd tests');
+  }
+  const libzstd = Boolean(process.env.CI) || defaultZstdDecoder === 'libzstd';
+  it.runIf(libzstd)('decodes zstd with libzstd by default (the zstd-napi addon is built at install)', () => {
     expect(defaultZstdDecoder).toBe('libzstd');
   });
 
@@ -239,6 +245,7 @@ describe('decompressors', () => {
 
 // Both zstd decoders, the same behaviour: libzstd (default) and fzstd (where the addon is missing).
 describe.each<ZstdDecoderName>(['libzstd', 'fzstd'])('zstd with %s', (zstdDecoder) => {
+  if (zstdDecoder === 'libzstd' && !process.env.CI && defaultZstdDecoder !== 'libzstd') return;
   const opts = { zstdDecoder };
   const run = (chunks: Iterable<Uint8Array>, max?: number) => decompress('zstd', chunks, max, opts);
   const [zstdFile] = pairs('zstd').find(([, nar]) => nar.length > 100_000)!;

@@ -139,36 +139,44 @@ function xz(sink: Sink): Core {
   };
 }
 
-function zstd(sink: Sink): Core {
-  const decoder = new ZstdDecompress((chunk) => sink(chunk));
+/** What both zstd decoders share: the frame guard, a sticky failure, the empty-stream check. */
+function zstdCore(decoder: { push(chunk: Uint8Array): void; finish(): void }, toError: (err: unknown) => unknown): Core {
   const guard = new ZstdFrameGuard();
   let failed: unknown;
+  let sawInput = false;
   const run = (f: () => void): void => {
     if (failed !== undefined) throw failed;
     try {
       f();
     } catch (err) {
-      failed = isZstdError(err) ? new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`) : err;
+      failed = toError(err);
       throw failed;
     }
   };
-  let sawInput = false;
   return {
     write: async (chunk) => {
       if (chunk.length === 0) return;
       sawInput = true;
       run(() => {
-        // Headers are checked before fzstd sees them: it allocates the declared window at once.
+        // Headers are checked before the decoder sees them: fzstd allocates the declared window at once.
         guard.check(chunk);
         decoder.push(chunk);
       });
     },
     end: async () => {
       if (!sawInput) throw new CompressionError('the zstd stream is empty');
-      run(() => decoder.push(new Uint8Array(0), true));
+      run(() => decoder.finish());
     },
     destroy: () => {},
   };
+}
+
+function zstd(sink: Sink): Core {
+  const decoder = new ZstdDecompress((chunk) => sink(chunk));
+  return zstdCore(
+    { push: (chunk) => decoder.push(chunk), finish: () => decoder.push(new Uint8Array(0), true) },
+    (err) => (isZstdError(err) ? new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`) : err),
+  );
 }
 
 /** libzstd's output buffer: ZSTD_DStreamOutSize() (one block, 128 KiB). */
@@ -179,53 +187,31 @@ function zstdNative(sink: Sink): Core {
   const dctx = new NativeZstd();
   // One output buffer per decoder, reused: the sink's chunk is only valid during its call.
   const out = Buffer.allocUnsafe(ZSTD_OUT);
-  const guard = new ZstdFrameGuard();
-  let failed: unknown;
   let inFrame = false;
-  let sawInput = false;
-  const run = (f: () => void): void => {
-    if (failed !== undefined) throw failed;
-    try {
-      f();
-    } catch (err) {
-      failed = err;
-      throw failed;
+  const push = (chunk: Uint8Array): void => {
+    let src = chunk;
+    for (;;) {
+      let step: [number, number, number];
+      try {
+        step = dctx.decompressStream(out, src);
+      } catch (err) {
+        // libzstd's errors are plain Errors naming the problem ("Restored data doesn't match checksum").
+        throw new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`);
+      }
+      const [ret, produced, consumed] = step;
+      if (produced > 0) sink(out.subarray(0, produced));
+      src = src.subarray(consumed);
+      // Done with this input once it is consumed and libzstd has nothing more to flush.
+      if (src.length === 0 && (produced < out.length || ret === 0)) {
+        inFrame = ret !== 0;
+        return;
+      }
     }
   };
-  return {
-    write: async (chunk) => {
-      if (chunk.length === 0) return;
-      sawInput = true;
-      run(() => {
-        guard.check(chunk);
-        let src = chunk;
-        for (;;) {
-          let step: [number, number, number];
-          try {
-            step = dctx.decompressStream(out, src);
-          } catch (err) {
-            // libzstd's errors are plain Errors naming the problem ("Restored data doesn't match checksum").
-            throw new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`);
-          }
-          const [ret, produced, consumed] = step;
-          if (produced > 0) sink(out.subarray(0, produced));
-          src = src.subarray(consumed);
-          // Done with this input once it is consumed and libzstd has nothing more to flush.
-          if (src.length === 0 && (produced < out.length || ret === 0)) {
-            inFrame = ret !== 0;
-            break;
-          }
-        }
-      });
-    },
-    end: async () => {
-      if (!sawInput) throw new CompressionError('the zstd stream is empty');
-      run(() => {
-        if (inFrame) throw new CompressionError('the zstd data is truncated (the stream ends inside a frame)');
-      });
-    },
-    destroy: () => {},
+  const finish = (): void => {
+    if (inFrame) throw new CompressionError('the zstd data is truncated (the stream ends inside a frame)');
   };
+  return zstdCore({ push, finish }, (err) => err);
 }
 
 /** fzstd throws plain Errors with a numeric `code` (ZstdErrorCode). */

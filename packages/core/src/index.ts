@@ -10,3 +10,4 @@ export * from './http.js';
 export * from './fast-route.js';
 export * from './module.js';
 export * from './ui.js';
+export * from './ui-format.js';

@@ -1,46 +1,6 @@
 /** Human-readable figures for pages. */
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** `1536` → `1.5 KiB` (binary units, as `du -h` and Nix print them). */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '–';
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  if (unit === 0) return `${bytes} B`;
-  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${UNITS[unit]}`;
-}
-
-const STEPS: Array<[limit: number, unit: Intl.RelativeTimeFormatUnit, seconds: number]> = [
-  [60, 'second', 1],
-  [3600, 'minute', 60],
-  [86_400, 'hour', 3600],
-  [86_400 * 30, 'day', 86_400],
-  [86_400 * 365, 'month', 86_400 * 30],
-  [Infinity, 'year', 86_400 * 365],
-];
-
-const relative = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
-
-/** `3 days ago`, `in 2 months`. */
-export function timeAgo(date: Date, now = Date.now()): string {
-  const diff = Math.round((date.getTime() - now) / 1000);
-  const abs = Math.abs(diff);
-  if (abs < 10) return 'just now';
-  for (const [limit, unit, seconds] of STEPS) {
-    if (abs < limit) return relative.format(Math.round(diff / seconds), unit);
-  }
-  return date.toISOString();
-}
-
-/** `2024-11-24 13:05 UTC`: exact, for tooltips and tables. */
-export function formatDateTime(date: Date): string {
-  return date.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
-}
+export { formatBytes, formatDateTime, query, timeAgo } from '@forge/core';
 
 export function formatDate(date: Date): string {
   return date.toISOString().slice(0, 10);
@@ -49,13 +9,6 @@ export function formatDate(date: Date): string {
 /** Encodes each segment of a path; names and versions are user input. */
 export function href(...segments: Array<string | number>): string {
   return '/' + segments.map((s) => encodeURIComponent(String(s))).join('/');
-}
-
-/** `?a=1&b=2` from the non-empty entries. */
-export function query(params: Record<string, string | number | undefined | null>): string {
-  const entries = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '') as Array<[string, string | number]>;
-  if (entries.length === 0) return '';
-  return '?' + new URLSearchParams(entries.map(([k, v]) => [k, String(v)])).toString();
 }
 
 /** A local path to go back to after signing in; anything else (other hosts, `//x`, `/\x`) becomes `/`. */

@@ -13,6 +13,7 @@ import {
   isSupportedCompression,
   NarParser,
   parseListing,
+  type CompressionName,
   type NarListing,
 } from '../format/index.js';
 import { Semaphore } from '../http/semaphore.js';
@@ -94,25 +95,34 @@ export async function readNarFile(
     };
   }
 
+  await decompressBlob(registry, nar.sha256, nar.compression, (chunk) => sink(chunk));
+  if (filled < want) throw new Error(`the NAR ended before ${file.path || 'the file'} did`);
+  return { bytes: out.subarray(0, filled), truncated, narBytesRead: position };
+}
+
+/**
+ * Streams a stored blob through a decompressor (holding one of the pages' decoder slots)
+ * into `sink`, to the end or until the sink throws {@link Enough}; true if it stopped early.
+ */
+async function decompressBlob(registry: RegistryService, sha256: string, compression: CompressionName, sink: (chunk: Uint8Array) => void): Promise<boolean> {
   const release = await decoders.acquire();
-  const decompressor = createDecompressor(nar.compression, (chunk) => sink(chunk));
-  const stream = await registry.openBlob(nar.sha256);
+  const decompressor = createDecompressor(compression, sink);
+  let stream: Readable | undefined;
   try {
-    try {
-      for await (const input of stream as AsyncIterable<Buffer>) {
-        for (let pos = 0; pos < input.length; pos += SLICE) await decompressor.write(input.subarray(pos, pos + SLICE));
-      }
-      await decompressor.end();
-    } catch (err) {
-      if (!(err instanceof Enough)) throw err;
+    stream = await registry.openBlob(sha256);
+    for await (const input of stream as AsyncIterable<Buffer>) {
+      for (let pos = 0; pos < input.length; pos += SLICE) await decompressor.write(input.subarray(pos, pos + SLICE));
     }
+    await decompressor.end();
+    return false;
+  } catch (err) {
+    if (!(err instanceof Enough)) throw err;
+    return true;
   } finally {
-    stream.destroy();
+    stream?.destroy();
     decompressor.destroy();
     release();
   }
-  if (filled < want) throw new Error(`the NAR ended before ${file.path || 'the file'} did`);
-  return { bytes: out.subarray(0, filled), truncated, narBytesRead: position };
 }
 
 async function collect(stream: Readable, limit: number): Promise<Buffer> {
@@ -174,8 +184,7 @@ export async function readLog(registry: RegistryService, file: OwnerFileRecord, 
   const out: Buffer[] = [];
   let filled = 0;
   let truncated = false;
-  const release = await decoders.acquire();
-  const decompressor = createDecompressor(method, (chunk) => {
+  const stopped = await decompressBlob(registry, file.sha256, method, (chunk) => {
     const take = Math.min(chunk.length, cap - filled);
     out.push(Buffer.from(chunk.subarray(0, take)));
     filled += take;
@@ -184,22 +193,7 @@ export async function readLog(registry: RegistryService, file: OwnerFileRecord, 
       throw new Enough();
     }
   });
-  const stream = await registry.openBlob(file.sha256);
-  try {
-    try {
-      for await (const input of stream as AsyncIterable<Buffer>) {
-        for (let pos = 0; pos < input.length; pos += SLICE) await decompressor.write(input.subarray(pos, pos + SLICE));
-      }
-      await decompressor.end();
-    } catch (err) {
-      if (!(err instanceof Enough)) throw err;
-      // Exactly `cap` bytes: there may be more.
-      if (!truncated) truncated = true;
-    }
-  } finally {
-    stream.destroy();
-    decompressor.destroy();
-    release();
-  }
+  // Stopped at exactly `cap` bytes: there may be more.
+  if (stopped) truncated = true;
   return { text: Buffer.concat(out, filled), truncated, size: truncated ? null : filled };
 }

@@ -1,6 +1,6 @@
 /**
  * Every route of an owner's Nix cache over HTTP, with the statuses and headers the protocol
- * reference demands (docs: /work/shared/docs/nix-binary-cache-protocol.md §7, App. B):
+ * reference demands (docs/nix-binary-cache-protocol.md §7, App. B):
  * HEAD everywhere, 200/201/204 on good PUTs, 404 for what is missing, Range on NARs,
  * never a Content-Encoding on NARs, percent-decoded paths without `+` → space.
  * Fixtures are what the real Nix 2.8 wrote (`nix copy --to file://…?compression=xz&write-nar-listing=1`).

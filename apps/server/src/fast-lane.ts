@@ -42,6 +42,8 @@ export class FastLane {
     if (typeEnd < 0) return null;
     const routes = this.#routes.get(path.slice(ownerEnd + 1, typeEnd));
     if (!routes) return null;
+    // express refuses an encoded NUL (see forge.ts), with the same error mapping.
+    if (url.includes('%00')) return null;
     const rest = path.slice(typeEnd + 1);
     for (const route of routes) {
       const match = route.pattern.exec(rest);

@@ -1,7 +1,7 @@
 import type { RequestListener } from 'node:http';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
-import type { Logger, PackageTypeModule } from '@forge/core';
+import { assertNoEncodedNul, type Logger, type PackageTypeModule } from '@forge/core';
 import { authenticate, OwnerService, PackageAccessGuard, TokenService, tokenApiRouter } from '@forge/auth';
 import { createLocalBlobStore } from '@forge/blob-store';
 import { LocalEvents, openDatabase, PostgresEvents, type Database, type DatabaseOptions } from '@forge/db';
@@ -107,6 +107,14 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     app.set('etag', false);
     app.set('query parser', 'simple');
     if (config.accessLog) app.use(requestLog(logger));
+    // An encoded NUL can name nothing (PostgreSQL cannot even compare it): the API refuses
+    // it before any route decodes it; the web UI does the same with an HTML page.
+    app.use(
+      onlyUnder('/api/', (req, _res, next) => {
+        assertNoEncodedNul(req.url);
+        next();
+      }),
+    );
     app.get('/healthz', async (_req, res) => {
       await ds.query('SELECT 1');
       res.json({ status: 'ok' });

@@ -3,6 +3,8 @@ import { NotFoundError, UnauthorizedError } from '@forge/core';
 import type { OwnerService, PackageAccessGuard } from '@forge/auth';
 import type { Registry } from '@forge/registry';
 
+const MAX_PAGE = 1_000_000;
+
 /** Gitea's `GET /api/v1/packages/{owner}`: the packages an owner published, every type. */
 export function packagesApiRouter(deps: { owners: OwnerService; access: PackageAccessGuard; registry: Registry; types: readonly string[] }): Router {
   const router = express.Router();
@@ -14,7 +16,8 @@ export function packagesApiRouter(deps: { owners: OwnerService; access: PackageA
     }
     const types = [];
     for (const type of deps.types) if (await deps.access.canReadType(actor, owner, type)) types.push(type);
-    const page = Math.max(Number(req.query.page ?? 1) || 1, 1);
+    // Bounded so the offset stays an integer PostgreSQL accepts (page=1e300 is page 1 000 000).
+    const page = Math.min(Math.max(Math.trunc(Number(req.query.page ?? 1)) || 1, 1), MAX_PAGE);
     const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 500);
     const { items, total } = await deps.registry.listPackages({
       ownerId: owner.id,

@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type http from 'node:http';
-import type { PackageTypeModule, Scope, User, Visibility } from '@forge/core';
+import type { Logger, PackageTypeModule, Scope, User, Visibility } from '@forge/core';
 import type { DatabaseKind } from '@forge/db';
 import { createTestDatabase, type TestDatabase } from '@forge/db/testing';
 import { loadConfig, type ForgeConfig } from './config.js';
@@ -37,6 +37,8 @@ export interface TestServerOptions {
   config?: Partial<ForgeConfig>;
   /** Keep the PGlite database on disk under the data directory instead of in memory. */
   pgliteOnDisk?: boolean;
+  /** The server's logger (tests that assert what is logged, and at which level). */
+  logger?: Logger;
   /**
    * A second server process on another's PostgreSQL database and blob directory (a
    * scale-out deployment in miniature); closing it leaves the database to its owner.
@@ -64,7 +66,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   };
   let forge: Forge | undefined;
   try {
-    forge = await createForge({ config, modules: options.modules ?? defaultModules(), database: testDb.options });
+    forge = await createForge({ config, modules: options.modules ?? defaultModules(), database: testDb.options, logger: options.logger });
     const server = await listen(forge.handler, port, '127.0.0.1');
     const f = forge;
     let counter = 0;
@@ -114,4 +116,26 @@ function freePort(): Promise<number> {
 /** `Authorization` header value for HTTP Basic. */
 export function basic(username: string, password: string): string {
   return 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64');
+}
+
+/** A log line kept by `recordingLogger`, with the fields of its child loggers merged in. */
+export interface RecordedLog {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** A logger that keeps every line in memory, for tests that check what is logged and at which level. */
+export function recordingLogger(lines: RecordedLog[] = [], bound: Record<string, unknown> = {}): Logger & { lines: RecordedLog[] } {
+  const at = (level: RecordedLog['level']) => (msg: string, fields: Record<string, unknown> = {}) => {
+    lines.push({ level, msg, fields: { ...bound, ...fields } });
+  };
+  return {
+    lines,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (fields) => recordingLogger(lines, { ...bound, ...fields }),
+  };
 }

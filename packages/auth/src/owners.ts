@@ -10,7 +10,7 @@ import {
   type Visibility,
 } from '@forge/core';
 import { isUniqueViolation, OrgMemberEntity, OwnerEntity, type OwnerRow } from '@forge/db';
-import { validateEmail, validateOwnerName } from './names.js';
+import { isEmail, isOwnerName, validateEmail, validateOwnerName } from './names.js';
 import { hashPassword, validatePassword, verifyPassword } from './passwords.js';
 
 export const ORG_ROLES: readonly OrgRole[] = ['read', 'write', 'admin'];
@@ -106,7 +106,9 @@ export class OwnerService implements OwnerDirectory {
   }
 
   async findByName(name: string): Promise<Owner | null> {
-    if (typeof name !== 'string' || name.length === 0 || name.length > 40) return null;
+    // Every stored name passed validateOwnerName: anything else (a NUL byte, which
+    // PostgreSQL cannot even compare, a control character, 10 000 characters) names no one.
+    if (!isOwnerName(name)) return null;
     const row = await this.repo.findOneBy({ lowerName: name.toLowerCase() });
     return row ? toOwner(row) : null;
   }
@@ -135,16 +137,28 @@ export class OwnerService implements OwnerDirectory {
 
   /** Checks a user's password; null when the user or password is wrong (no hint which). */
   async verifyLogin(nameOrEmail: string, password: string): Promise<User | null> {
-    const key = String(nameOrEmail ?? '').toLowerCase();
-    const row = key.includes('@')
-      ? await this.repo.createQueryBuilder('o').where('lower(o.email) = :key', { key }).andWhere(`o.type = 'user'`).getOne()
-      : await this.repo.findOneBy({ lowerName: key, type: 'user' });
+    const row = await this.findLoginRow(nameOrEmail);
     if (!row) {
       // Spend the same time as a real check so response times don't reveal which users exist.
       await verifyPassword(password, DUMMY_HASH);
       return null;
     }
     return (await verifyPassword(password, row.passwordHash)) ? (toOwner(row) as User) : null;
+  }
+
+  /**
+   * The user a sign-in names, by user name or email address (case-insensitive). A
+   * string that cannot be either (too long, control characters, a NUL) finds no one
+   * without a query.
+   */
+  private async findLoginRow(nameOrEmail: string): Promise<OwnerRow | null> {
+    const key = String(nameOrEmail ?? '').toLowerCase();
+    if (key.includes('@')) {
+      if (!isEmail(key)) return null;
+      return this.repo.createQueryBuilder('o').where('lower(o.email) = :key', { key }).andWhere(`o.type = 'user'`).getOne();
+    }
+    if (!isOwnerName(key)) return null;
+    return this.repo.findOneBy({ lowerName: key, type: 'user' });
   }
 
   async setPassword(userId: number, password: string): Promise<void> {

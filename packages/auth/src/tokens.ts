@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadRequestError, ConflictError, NotFoundError, SCOPES, type Scope, type User } from '@forge/core';
+import { BadRequestError, ConflictError, NotFoundError, SCOPES, isRowId, textProblem, validateText, type Scope, type User } from '@forge/core';
 import { AccessTokenEntity, isUniqueViolation, OwnerEntity, type AccessTokenRow } from '@forge/db';
 import { toOwner } from './owners.js';
 
@@ -26,6 +26,8 @@ export interface TokenIdentity {
  */
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 10_000;
+/** Token names are labels of at most this many characters (the column's width). */
+const MAX_TOKEN_NAME_LENGTH = 255;
 /** last_used_at is written at most this often per token: it must not cost a write per request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -75,8 +77,7 @@ export class TokenService {
   ) {}
 
   async create(user: User, input: { name: string; scopes: Scope[]; expiresAt?: Date | null }): Promise<{ token: string; info: TokenInfo }> {
-    const name = String(input.name ?? '').trim();
-    if (!name || name.length > 255) throw new BadRequestError('token name is required (at most 255 characters)');
+    const name = validateText(String(input.name ?? '').trim(), 'token name', MAX_TOKEN_NAME_LENGTH);
     if (input.expiresAt && input.expiresAt.getTime() <= this.now()) throw new BadRequestError('expiry must be in the future');
     const token = randomBytes(20).toString('hex');
     try {
@@ -104,9 +105,13 @@ export class TokenService {
   /** Revokes by id or by name (as Gitea's API allows both). */
   async revoke(user: User, idOrName: number | string): Promise<void> {
     const repo = this.ds.getRepository(AccessTokenEntity);
-    const where = typeof idOrName === 'number' || /^\d+$/.test(idOrName)
-      ? { userId: user.id, id: Number(idOrName) }
-      : { userId: user.id, name: idOrName };
+    const byId = typeof idOrName === 'number' || /^\d+$/.test(idOrName);
+    // An id beyond the column's range or a name no token can have (control characters,
+    // too long) is not looked up.
+    if (byId ? !isRowId(Number(idOrName)) : idOrName.length > MAX_TOKEN_NAME_LENGTH || textProblem(String(idOrName)) !== null) {
+      throw new NotFoundError('token does not exist');
+    }
+    const where = byId ? { userId: user.id, id: Number(idOrName) } : { userId: user.id, name: String(idOrName) };
     const row = await repo.findOneBy(where);
     if (!row) throw new NotFoundError('token does not exist');
     await repo.delete({ id: row.id });

@@ -11,3 +11,4 @@ export * from './fast-route.js';
 export * from './module.js';
 export * from './ui.js';
 export * from './ui-format.js';
+export * from './request-input.js';

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadRequestError, ConflictError, NotFoundError, type KeyService, type NewKeyPair, type StoredKey } from '@forge/core';
+import { BadRequestError, ConflictError, isRowId, NotFoundError, validateText, type KeyService, type NewKeyPair, type StoredKey } from '@forge/core';
 import { isUniqueViolation, OwnerKeyEntity, type OwnerKeyRow } from '@forge/db';
 import type { SecretBox } from './secret-box.js';
 
@@ -63,6 +63,7 @@ export class OwnerKeyService implements KeyService {
 
   async activate(ownerId: number, purpose: string, key: NewKeyPair): Promise<StoredKey> {
     if (!key.name || !key.publicKey || !key.secretKey) throw new BadRequestError('a key needs a name, a public key and a secret key');
+    validateText(key.name, 'the key name', 255);
     return this.locked(ownerId, purpose, async (m) => {
       const repo = m.getRepository(OwnerKeyEntity);
       const clash = await repo.findOneBy({ ownerId, purpose, name: key.name });
@@ -73,6 +74,7 @@ export class OwnerKeyService implements KeyService {
   }
 
   async drop(ownerId: number, purpose: string, keyId: number): Promise<void> {
+    if (!isRowId(keyId)) throw new NotFoundError('key not found');
     const repo = this.ds.getRepository(OwnerKeyEntity);
     const row = await repo.findOneBy({ id: keyId, ownerId, purpose });
     if (!row) throw new NotFoundError('key not found');

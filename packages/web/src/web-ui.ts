@@ -1,6 +1,7 @@
 import cookieParser from 'cookie-parser';
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
+import { assertNoEncodedNul, BadRequestError, multilineTextProblem, textProblem } from '@forge/core';
 import { deriveSecret } from '@forge/keys';
 import { accountRoutes } from './account/sign-in.js';
 import { tokenRoutes } from './account/tokens.js';
@@ -64,8 +65,13 @@ export function createWebUi(options: WebUiOptions): Router {
       xFrameOptions: { action: 'deny' },
     }),
   );
+  router.use((req, _res, next) => {
+    assertNoEncodedNul(req.originalUrl);
+    next();
+  });
   router.use(cookieParser());
   router.use(express.urlencoded({ extended: false, limit: '256kb', parameterLimit: 200 }));
+  router.use(refuseUnstorableFormText);
   router.use(shell.sessionMiddleware());
   router.use(shell.csrfMiddleware());
 
@@ -80,3 +86,22 @@ export function createWebUi(options: WebUiOptions): Router {
   router.use(uiErrorHandler(shell));
   return router;
 }
+
+/**
+ * Form fields go to the database (names, searches) or into keys and settings: a NUL byte
+ * or a lone surrogate in any of them is refused as a 400 page before a handler sees it.
+ * (Fields check their own rules beyond that; multi-line text such as a pasted key keeps
+ * its line breaks.)
+ */
+const refuseUnstorableFormText: RequestHandler = (req, _res, next) => {
+  const body = req.body as Record<string, unknown> | undefined;
+  if (body && typeof body === 'object') {
+    for (const [field, value] of Object.entries(body)) {
+      for (const text of [field, ...([] as unknown[]).concat(value)]) {
+        const problem = typeof text === 'string' ? multilineTextProblem(text) : null;
+        if (problem) throw new BadRequestError(`${textProblem(field) ? 'a form field' : `the form field "${field.slice(0, 40)}"`} ${problem}`);
+      }
+    }
+  }
+  next();
+};

@@ -32,6 +32,9 @@ export function uiErrorHandler(shell: Shell): ErrorRequestHandler {
       known = new ForgeError(403, 'sign_in_required', 'Sign in first, then try again.');
     } else if (isForgeError(err)) {
       known = err;
+    } else if (err instanceof URIError) {
+      // The router could not decode a parameter (`/%FF`, an encoded lone surrogate).
+      known = new ForgeError(400, 'bad_request', 'The address holds a malformed percent-encoding.');
     } else if (isClientError(err)) {
       known = new ForgeError(err.status, 'bad_request', err.message ?? 'bad request');
     } else if (isAbort(err)) {

@@ -1,4 +1,4 @@
-import { BadRequestError, type KeyService, type NewKeyPair, type Owner, type StoredKey } from '@forge/core';
+import { BadRequestError, validateText, type KeyService, type NewKeyPair, type Owner, type StoredKey } from '@forge/core';
 import {
   formatPublicKey,
   formatSecretKey,
@@ -136,9 +136,14 @@ export class CacheKeys {
 
 /** Parses a trusted uploader key (`name:base64` of 32 bytes) with a 400 on nonsense. */
 export function parseTrustedKey(text: string): PublicKey {
+  let key: PublicKey;
   try {
-    return parsePublicKey(text.trim());
+    key = parsePublicKey(text.trim());
   } catch (err) {
     throw new BadRequestError(`not a Nix public key: ${(err as Error).message}`);
   }
+  // The name is stored and compared in SQL: a NUL (which PostgreSQL cannot hold) or a
+  // control character could never be written in nix.conf's trusted-public-keys either.
+  validateText(key.name, 'the key name', 255);
+  return key;
 }

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { isRowId, textProblem } from '@forge/core';
 
 /** One store path in one owner's cache: the narinfo's fields plus bookkeeping. */
 export interface StorePathRecord {
@@ -265,7 +266,9 @@ function decodeCursor(cursor: string | null | undefined): { key: string | number
   if (!cursor) return null;
   try {
     const [key, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string | number, number];
-    if ((typeof key !== 'string' && typeof key !== 'number') || !Number.isInteger(id)) return null;
+    if ((typeof key !== 'string' && typeof key !== 'number') || !isRowId(id)) return null;
+    // A tampered key must still fit its column: text PostgreSQL can hold, a bigint size.
+    if (typeof key === 'string' ? textProblem(key) !== null : !Number.isSafeInteger(key)) return null;
     return { key, id };
   } catch {
     return null;

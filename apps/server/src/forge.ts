@@ -125,7 +125,10 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       // Account passwords are accepted over Basic on the token API only (as in Gitea).
       passwordAllowed: (req: { path: string }) => req.path.startsWith('/api/v1/'),
     };
-    app.use(authenticate(auth));
+    // Credentials in headers act on the APIs only: the web UI authenticates by its session
+    // and never answers 401 (docs/ui.md), so a browser's cached Basic credentials or a
+    // stale token cannot turn its pages into password prompts.
+    app.use(onlyUnder('/api/', authenticate(auth)));
     // Both answer only under /api/v1/: a prefix test keeps package traffic (every Nix
     // request) from walking their routes.
     app.use(onlyUnder('/api/v1/', tokenApiRouter({ owners, tokens })));

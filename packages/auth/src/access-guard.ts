@@ -26,9 +26,10 @@ const CACHE_TTL_MS = 60_000;
  * Package permissions, Gitea's rules:
  * - site admins may do anything;
  * - a user owns their own namespace;
- * - organisation members read with any role and write with `write` or `admin`;
+ * - organisation members read with any role, write with `write` or `admin`, and
+ *   administer (a package type's settings and keys) with `admin` only;
  * - public owners are readable by everyone;
- * - tokens additionally need `read:package` / `write:package`.
+ * - tokens additionally need `read:package` (read) or `write:package` (write, admin).
  * Failures never reveal what a caller may not see: anonymous callers get 401 (with a
  * Basic challenge) whether the owner is private or absent, others get 404.
  */
@@ -57,7 +58,7 @@ export class PackageAccessGuard implements AccessGuard {
     if (!owner) throw actor.user ? new NotFoundError(`owner "${name}" not found`) : new UnauthorizedError();
     const visibility = options.visibility ? await options.visibility(owner) : owner.visibility;
     await this.check(actor, visibility === owner.visibility ? owner : { ...owner, visibility }, mode);
-    if (mode === 'write') sendContinue(req);
+    if (mode !== 'read') sendContinue(req);
     return owner;
   }
 
@@ -67,12 +68,15 @@ export class PackageAccessGuard implements AccessGuard {
     if (!canRead) throw actor.user ? new NotFoundError(`owner "${owner.name}" not found`) : new UnauthorizedError();
     const scope = mode === 'read' ? 'read:package' : 'write:package';
     if (actor.via === 'anonymous') {
-      if (mode === 'write') throw new UnauthorizedError();
+      if (mode !== 'read') throw new UnauthorizedError();
       return;
     }
     if (!actorHasScope(actor, scope)) throw new ForbiddenError(`the token lacks the "${scope}" scope`);
     if (mode === 'write' && role !== 'write' && role !== 'admin') {
       throw new ForbiddenError(`"${actor.user?.name}" may not write to the packages of "${owner.name}"`);
+    }
+    if (mode === 'admin' && role !== 'admin') {
+      throw new ForbiddenError(`"${actor.user?.name}" may not administer the packages of "${owner.name}" (that takes the admin role)`);
     }
   }
 

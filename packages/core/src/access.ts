@@ -5,7 +5,7 @@ import type { AccessMode, Actor, Owner, Visibility } from './owners.js';
  * Owner resolution and permission checks for package routes. Failures are shaped so
  * that nobody without read access learns whether a private owner or package exists:
  * anonymous callers get 401 (with a Basic challenge), others 404; a reader who may not
- * write gets 403.
+ * write (or administer) gets 403.
  */
 export interface AccessGuard {
   /** The actor attached to the request by the host's authentication middleware. */

@@ -34,7 +34,12 @@ export const SCOPES = [
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
-export type AccessMode = 'read' | 'write';
+/**
+ * What a caller wants to do with an owner's packages: `read` them, `write` them (upload,
+ * delete), or `admin`ister them (a package type's settings and keys, such as a Nix cache's
+ * visibility and signing keys): the owner itself, organisation admins and site admins.
+ */
+export type AccessMode = 'read' | 'write' | 'admin';
 
 /** Who is making a request, and with which powers. */
 export interface Actor {

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { NotFoundError, type AccessGuard, type Owner } from '@forge/core';
+import { NotFoundError, type AccessGuard, type AccessMode, type Owner } from '@forge/core';
 import { CacheSettingsStore, type CacheSettings } from '../store/caches.js';
 
 export interface CacheContext {
@@ -43,15 +43,18 @@ export class CacheAccess {
     await this.caches.enable(owner.id);
   }
 
-  /** For settings and keys: write access, and the cache is enabled at once. */
-  async writeAndEnable(req: Request): Promise<CacheContext & { created: boolean }> {
-    const owner = await this.access.require(req, 'write', { visibility: this.visibility });
+  /**
+   * For settings and keys: the admin role (the owner, organisation admins, site admins;
+   * docs/auth.md), and the cache is enabled at once.
+   */
+  async adminAndEnable(req: Request): Promise<CacheContext & { created: boolean }> {
+    const owner = await this.access.require(req, 'admin', { visibility: this.visibility });
     const { settings, created } = await this.caches.enable(owner.id);
     return { owner, settings, created };
   }
 
   /** Read access to the owner, whether or not the cache exists (settings pages). */
-  async owner(req: Request, mode: 'read' | 'write'): Promise<Owner> {
+  async owner(req: Request, mode: AccessMode): Promise<Owner> {
     return this.access.require(req, mode, { visibility: this.visibility });
   }
 }

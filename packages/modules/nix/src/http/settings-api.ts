@@ -14,7 +14,8 @@ export function substituterUrl(nix: NixServices, owner: Owner): string {
 /**
  * Cache administration under `/api/packages/{owner}/nix/-/…` (`-` never starts a Nix
  * file name): settings, the public key to trust, key rotation and import, and the
- * uploader keys the owner trusts.
+ * uploader keys the owner trusts. Changes take the admin role; whoever may read the
+ * cache may read its settings and public keys (nothing there is secret).
  */
 export function settingsApiRoutes(nix: NixServices): void {
   const router = express.Router({ mergeParams: true });
@@ -23,7 +24,7 @@ export function settingsApiRoutes(nix: NixServices): void {
   // 100-continue` (a parser in front of it would wait for a body the client holds back).
   const json = [
     async (req: Request, _res: Response, next: NextFunction) => {
-      await nix.cache.owner(req, 'write');
+      await nix.cache.owner(req, 'admin');
       next();
     },
     express.json({ limit: '64kb' }),
@@ -59,7 +60,7 @@ export function settingsApiRoutes(nix: NixServices): void {
 
   // Enables the cache (and creates its signing key) and changes its settings.
   router.put('/settings', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.writeAndEnable(req);
+    const { owner } = await nix.cache.adminAndEnable(req);
     const body = (req.body ?? {}) as { priority?: unknown; visibility?: unknown; wantMassQuery?: unknown };
     await nix.caches.update(owner.id, {
       priority: body.priority === undefined ? undefined : Number(body.priority),
@@ -79,7 +80,7 @@ export function settingsApiRoutes(nix: NixServices): void {
   });
 
   router.post('/keys/rotate', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.writeAndEnable(req);
+    const { owner } = await nix.cache.adminAndEnable(req);
     const key = await nix.keys.rotate(owner);
     nix.changes.owner(owner.id);
     res.status(201).json({ id: key.id, name: key.name, publicKey: key.publicKeyText });
@@ -87,7 +88,7 @@ export function settingsApiRoutes(nix: NixServices): void {
 
   // Bring your own key: the body is a Nix secret key file (text/plain) or {"secretKey": "…"}.
   router.post('/keys/import', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.writeAndEnable(req);
+    const { owner } = await nix.cache.adminAndEnable(req);
     const text = req.is('application/json') ? String((req.body as { secretKey?: unknown })?.secretKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     if (!text.trim()) throw new BadRequestError('send the secret key file (name:base64) as the body');
     const key = await nix.keys.import(owner, text);
@@ -96,7 +97,7 @@ export function settingsApiRoutes(nix: NixServices): void {
   });
 
   router.delete('/keys/:id', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.writeAndEnable(req);
+    const { owner } = await nix.cache.adminAndEnable(req);
     const id = Number(req.params.id);
     if (!Number.isInteger(id)) throw new NotFoundError('key not found');
     await nix.keys.drop(owner, id);
@@ -105,14 +106,14 @@ export function settingsApiRoutes(nix: NixServices): void {
   });
 
   router.post('/trusted-keys', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.writeAndEnable(req);
+    const { owner } = await nix.cache.adminAndEnable(req);
     const text = req.is('application/json') ? String((req.body as { publicKey?: unknown })?.publicKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     await nix.trustedKeys.add(owner.id, parseTrustedKey(text));
     res.status(201).json(await describe(owner));
   });
 
   router.delete('/trusted-keys/:name', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.writeAndEnable(req);
+    const { owner } = await nix.cache.adminAndEnable(req);
     await nix.trustedKeys.remove(owner.id, String(req.params.name));
     res.status(204).end();
   });

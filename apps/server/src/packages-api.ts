@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { NotFoundError, UnauthorizedError } from '@forge/core';
-import type { OwnerService, PackageAccessGuard } from '@forge/auth';
+import { assertScope, type OwnerService, type PackageAccessGuard } from '@forge/auth';
 import type { Registry } from '@forge/registry';
 
 const MAX_PAGE = 1_000_000;
@@ -10,6 +10,7 @@ export function packagesApiRouter(deps: { owners: OwnerService; access: PackageA
   const router = express.Router();
   router.get('/api/v1/packages/:owner', async (req, res) => {
     const actor = deps.access.actor(req);
+    assertScope(actor, 'read:package');
     const owner = await deps.owners.findByName(String(req.params.owner));
     if (!owner || !(await deps.access.can(actor, owner, 'read'))) {
       throw actor.user ? new NotFoundError('owner not found') : new UnauthorizedError();

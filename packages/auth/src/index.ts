@@ -6,4 +6,5 @@ export * from './actor.js';
 export * from './access-guard.js';
 export * from './authenticate.js';
 export * from './token-api.js';
+export * from './scopes.js';
 export { TtlCache } from './ttl-cache.js';

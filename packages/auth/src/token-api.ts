@@ -1,14 +1,8 @@
 import express, { type Request, type Router } from 'express';
-import {
-  actorHasScope,
-  BadRequestError,
-  ForbiddenError,
-  UnauthorizedError,
-  type Scope,
-  type User,
-} from '@forge/core';
+import { BadRequestError, ForbiddenError, type User } from '@forge/core';
 import { getActor } from './actor.js';
 import type { OwnerService } from './owners.js';
+import { assertScope, requireUserWithScope } from './scopes.js';
 import { parseScopes, type TokenInfo, type TokenService } from './tokens.js';
 
 /**
@@ -21,23 +15,30 @@ export function tokenApiRouter(deps: { owners: OwnerService; tokens: TokenServic
   // bodies of package uploads that happen to be JSON (Nix's .ls listings).
   const json = express.json({ limit: '64kb' });
 
-  async function target(req: Request, scope: Scope, passwordOnly = false): Promise<User> {
+  /**
+   * The user whose tokens a request manages: yourself with `read:user` / `write:user`, or,
+   * for a site admin, anyone, which as in Gitea's admin API also takes the matching
+   * `admin` scope.
+   */
+  async function target(req: Request, access: 'read' | 'write', passwordOnly = false): Promise<User> {
     const actor = getActor(req);
-    if (!actor.user) throw new UnauthorizedError();
-    const user = await deps.owners.requireUser(String(req.params.username));
-    if (actor.user.id !== user.id && !actor.user.isAdmin) throw new ForbiddenError('you may only manage your own tokens');
+    const self = requireUserWithScope(req, `${access}:user`);
     if (passwordOnly && actor.via === 'token') throw new ForbiddenError('creating a token requires your password (Basic auth), not a token');
-    if (!actorHasScope(actor, scope)) throw new ForbiddenError(`the token lacks the "${scope}" scope`);
+    const user = await deps.owners.requireUser(String(req.params.username));
+    if (self.id !== user.id) {
+      if (!self.isAdmin) throw new ForbiddenError('you may only manage your own tokens');
+      assertScope(actor, `${access}:admin`);
+    }
     return user;
   }
 
   router.get('/api/v1/users/:username/tokens', async (req, res) => {
-    const user = await target(req, 'read:user');
+    const user = await target(req, 'read');
     res.json((await deps.tokens.list(user)).map((t) => toApi(t)));
   });
 
   router.post('/api/v1/users/:username/tokens', json, async (req, res) => {
-    const user = await target(req, 'write:user', true);
+    const user = await target(req, 'write', true);
     const body = (req.body ?? {}) as { name?: unknown; scopes?: unknown; expires_at?: unknown };
     const expiresAt = parseExpiry(body.expires_at);
     const created = await deps.tokens.create(user, {
@@ -49,15 +50,16 @@ export function tokenApiRouter(deps: { owners: OwnerService; tokens: TokenServic
   });
 
   router.delete('/api/v1/users/:username/tokens/:token', async (req, res) => {
-    const user = await target(req, 'write:user');
+    const user = await target(req, 'write');
     await deps.tokens.revoke(user, String(req.params.token));
     res.status(204).end();
   });
 
+  // Gitea: the signed-in user, which takes `read:user` (a package token must not read the
+  // account's email and admin flag).
   router.get('/api/v1/user', (req, res) => {
-    const actor = getActor(req);
-    if (!actor.user) throw new UnauthorizedError();
-    res.json({ id: actor.user.id, login: actor.user.name, email: actor.user.email, is_admin: actor.user.isAdmin });
+    const user = requireUserWithScope(req, 'read:user');
+    res.json({ id: user.id, login: user.name, email: user.email, is_admin: user.isAdmin });
   });
 
   return router;

@@ -21,7 +21,11 @@ export interface User extends Owner {
 export type OrgRole = 'read' | 'write' | 'admin';
 
 /**
- * Token scopes, named as in Gitea. `write:X` implies `read:X`; `all` implies everything.
+ * Token scopes, Gitea's categories for what this registry serves: `package` (package
+ * routes and package lists), `user` (the account: `/api/v1/user`, its tokens),
+ * `organization` (organisations; no API route needs it yet), `admin` (site
+ * administration: acting on other users' accounts, for site admins only). `write:X`
+ * implies `read:X`; `all` implies everything.
  */
 export const SCOPES = [
   'all',
@@ -31,6 +35,8 @@ export const SCOPES = [
   'write:user',
   'read:organization',
   'write:organization',
+  'read:admin',
+  'write:admin',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

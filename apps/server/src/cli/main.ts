@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { isForgeError } from '@forge/core';
+import { isForgeError, SCOPES } from '@forge/core';
 import { adminCommands, type AdminArgs, type AdminCommand } from '../admin/commands.js';
 import { callAdminSocket } from '../admin/socket.js';
 import { loadConfig } from '../config.js';
@@ -59,7 +59,7 @@ user
   .description('create a personal access token for a user')
   .requiredOption('--username <name>', 'user name')
   .option('--token-name <name>', 'token name', 'gitea-admin')
-  .option('--scopes <scopes>', 'comma-separated scopes, e.g. read:package,write:package', 'all')
+  .option('--scopes <scopes>', `comma-separated scopes (${SCOPES.join(', ')}); write:X includes read:X`, 'all')
   .option('--expires <date>', 'expiry date (ISO 8601); default: never')
   .option('--raw', 'print only the token', false)
   .action((o) => run('user-generate-access-token', o));

@@ -18,14 +18,20 @@ const SCOPE_HELP: Record<Scope, string> = {
   'write:user': 'Change your account and tokens (includes read)',
   'read:organization': 'Read your organizations',
   'write:organization': 'Change your organizations (includes read)',
+  'read:admin': 'Read other users\' accounts and tokens (site administrators)',
+  'write:admin': 'Change other users\' accounts and revoke their tokens (includes read)',
 };
 
-const SCOPE_GROUPS: Array<[string, Scope[]]> = [
-  ['Packages', ['read:package', 'write:package']],
-  ['Account', ['read:user', 'write:user']],
-  ['Organizations', ['read:organization', 'write:organization']],
-  ['Everything', ['all']],
-];
+/** Scope checkboxes by Gitea's categories; administration only for site administrators, who alone can use it. */
+function scopeGroups(user: User): Array<[string, Scope[]]> {
+  return [
+    ['Packages', ['read:package', 'write:package']],
+    ['Account', ['read:user', 'write:user']],
+    ['Organizations', ['read:organization', 'write:organization']],
+    ...(user.isAdmin ? [['Administration', ['read:admin', 'write:admin']] as [string, Scope[]]] : []),
+    ['Everything', ['all']],
+  ];
+}
 
 interface FormState {
   name?: string;
@@ -152,7 +158,7 @@ export function tokenRoutes(shell: Shell): Router {
                   <fieldset class="field">
                     <legend>Scopes</legend>
                     <div class="scope-grid">
-                      {SCOPE_GROUPS.map(([group, scopes]) => (
+                      {scopeGroups(user).map(([group, scopes]) => (
                         <>
                           <div class="scope-group">{group}</div>
                           {scopes.map((scope) => (

@@ -46,7 +46,7 @@ export function validateText(value: unknown, what: string, maxLength: number): s
  * it. (Node's HTTP parser already refuses raw control bytes in the request line.)
  */
 export function assertNoEncodedNul(url: string): void {
-  if (url.includes('%00')) throw new BadRequestError('the request address contains a NUL byte (%00), which no name or path may hold');
+  if (url.includes('%00')) throw new BadRequestError('invalid request address: it contains a NUL byte (%00), which no name or path may hold');
 }
 
 /** The largest id of a `serial` column (PostgreSQL's int4). */

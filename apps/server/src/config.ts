@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { DEFAULT_PASSWORD_HASHING, DEFAULT_SIGN_IN_LIMITS, type PasswordHashingLimits, type SignInLimits } from '@forge/auth';
+import { parseTrustProxy } from './client-address.js';
 
 /**
  * Server configuration, read from the environment only (twelve-factor: the same variables
@@ -29,6 +31,15 @@ export interface ForgeConfig {
   accessLog: boolean;
   /** Turns off self-registration in the web UI (`FORGE_DISABLE_REGISTRATION=1`); Gitea's default is on. */
   disableRegistration: boolean;
+  /**
+   * Which peers are reverse proxies whose `X-Forwarded-For` names the client
+   * (`FORGE_TRUST_PROXY`: a hop count or addresses and subnets; default none).
+   */
+  trustProxy?: string;
+  /** Failed sign-ins allowed per account and per client address in a window (docs/security.md). */
+  signIn: SignInLimits;
+  /** Password hashes computed at once and waiting (docs/security.md). */
+  passwordHashing: PasswordHashingLimits;
 }
 
 /** Every environment variable loadConfig reads (docs and the deployment test check against it). */
@@ -47,6 +58,12 @@ export const CONFIG_ENV_VARS = [
   'LOG_LEVEL',
   'FORGE_ACCESS_LOG',
   'FORGE_DISABLE_REGISTRATION',
+  'FORGE_TRUST_PROXY',
+  'FORGE_SIGNIN_ACCOUNT_LIMIT',
+  'FORGE_SIGNIN_ADDRESS_LIMIT',
+  'FORGE_SIGNIN_WINDOW_SECONDS',
+  'FORGE_PASSWORD_HASH_CONCURRENCY',
+  'FORGE_PASSWORD_HASH_QUEUE',
 ] as const;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ForgeConfig {
@@ -76,7 +93,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel,
     accessLog: !['0', 'false', 'no', 'off'].includes(String(env.FORGE_ACCESS_LOG ?? '1').toLowerCase()),
     disableRegistration: ['1', 'true', 'yes', 'on'].includes(String(env.FORGE_DISABLE_REGISTRATION ?? '').toLowerCase()),
+    trustProxy: validTrustProxy(env.FORGE_TRUST_PROXY),
+    signIn: {
+      perAccount: positive(env.FORGE_SIGNIN_ACCOUNT_LIMIT, DEFAULT_SIGN_IN_LIMITS.perAccount, 'FORGE_SIGNIN_ACCOUNT_LIMIT'),
+      perAddress: positive(env.FORGE_SIGNIN_ADDRESS_LIMIT, DEFAULT_SIGN_IN_LIMITS.perAddress, 'FORGE_SIGNIN_ADDRESS_LIMIT'),
+      windowSeconds: positive(env.FORGE_SIGNIN_WINDOW_SECONDS, DEFAULT_SIGN_IN_LIMITS.windowSeconds, 'FORGE_SIGNIN_WINDOW_SECONDS'),
+    },
+    passwordHashing: {
+      concurrency: positive(env.FORGE_PASSWORD_HASH_CONCURRENCY, DEFAULT_PASSWORD_HASHING.concurrency, 'FORGE_PASSWORD_HASH_CONCURRENCY'),
+      queue: integer(env.FORGE_PASSWORD_HASH_QUEUE, DEFAULT_PASSWORD_HASHING.queue, 'FORGE_PASSWORD_HASH_QUEUE'),
+    },
   };
+}
+
+function validTrustProxy(value: string | undefined): string | undefined {
+  parseTrustProxy(value);
+  return value?.trim() || undefined;
+}
+
+function positive(value: string | undefined, fallback: number, name: string): number {
+  const n = integer(value, fallback, name);
+  if (n < 1) throw new Error(`${name} must be at least 1, got "${value}"`);
+  return n;
 }
 
 function integer(value: string | undefined, fallback: number, name: string): number {

@@ -2,12 +2,23 @@ import type { RequestListener } from 'node:http';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import { assertNoEncodedNul, type Logger, type PackageTypeModule } from '@forge/core';
-import { authenticate, OwnerService, PackageAccessGuard, TokenService, tokenApiRouter } from '@forge/auth';
+import {
+  authenticate,
+  OwnerService,
+  PackageAccessGuard,
+  PasswordHasher,
+  PasswordSignIn,
+  SignInThrottle,
+  ThrottleStore,
+  TokenService,
+  tokenApiRouter,
+} from '@forge/auth';
 import { createLocalBlobStore } from '@forge/blob-store';
 import { LocalEvents, openDatabase, PostgresEvents, type Database, type DatabaseOptions } from '@forge/db';
 import { OwnerKeyService, SecretBox } from '@forge/keys';
 import { Registry } from '@forge/registry';
 import { createWebUi, UiContributions } from '@forge/web';
+import { clientAddressResolver, parseTrustProxy } from './client-address.js';
 import type { ForgeConfig } from './config.js';
 import { FastLane } from './fast-lane.js';
 import { errorHandler, notFound, requestLog } from './http-errors.js';
@@ -33,6 +44,9 @@ export interface Forge {
   blobs: ReturnType<typeof createLocalBlobStore>;
   owners: OwnerService;
   tokens: TokenService;
+  /** Password checks: throttled per account and address, hashed with bounded concurrency. */
+  signIn: PasswordSignIn;
+  passwords: PasswordHasher;
   access: PackageAccessGuard;
   registry: Registry;
   keys: OwnerKeyService;
@@ -84,8 +98,12 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     const ds = db.dataSource;
     const events = await startClusterEvents(db, databaseOptions.url, logger);
     shutdownHooks.push(() => events.close());
-    const owners = new OwnerService(ds);
+    const passwords = new PasswordHasher(config.passwordHashing);
+    const owners = new OwnerService(ds, passwords);
     const tokens = new TokenService(ds);
+    const signIn = new PasswordSignIn(owners, new SignInThrottle(new ThrottleStore(ds), config.signIn), logger.child({ component: 'auth' }));
+    const trustProxy = parseTrustProxy(config.trustProxy);
+    const clientAddress = clientAddressResolver(trustProxy);
     const access = new PackageAccessGuard(owners);
     const registry = new Registry(ds, blobs, { ownerQuotaBytes: config.ownerQuotaBytes, logger });
     const keys = new OwnerKeyService(ds, new SecretBox(secret, 'owner-keys'));
@@ -106,6 +124,8 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     app.disable('x-powered-by');
     app.set('etag', false);
     app.set('query parser', 'simple');
+    // req.ip agrees with the address sign-in limits and logs use.
+    app.set('trust proxy', trustProxy ?? false);
     if (config.accessLog) app.use(requestLog(logger));
     // An encoded NUL can name nothing (PostgreSQL cannot even compare it): the API refuses
     // it before any route decodes it; the web UI does the same with an HTML page.
@@ -121,7 +141,9 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     });
     const auth = {
       tokens,
-      owners,
+      signIn,
+      clientAddress,
+      logger: logger.child({ component: 'auth' }),
       // Account passwords are accepted over Basic on the token API only (as in Gitea).
       passwordAllowed: (req: { path: string }) => req.path.startsWith('/api/v1/'),
     };
@@ -153,7 +175,21 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     }));
 
     // The web UI answers every address outside /api/ (HTML pages and errors); it reads what modules registered.
-    app.use(createWebUi({ owners, tokens, access, registry, ui, secret, baseUrl: config.baseUrl, registration: !config.disableRegistration, logger: logger.child({ component: 'web' }) }));
+    app.use(
+      createWebUi({
+        owners,
+        tokens,
+        signIn,
+        clientAddress,
+        access,
+        registry,
+        ui,
+        secret,
+        baseUrl: config.baseUrl,
+        registration: !config.disableRegistration,
+        logger: logger.child({ component: 'web' }),
+      }),
+    );
     app.use(notFound);
     app.use(errorHandler(logger));
 
@@ -164,6 +200,8 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       blobs,
       owners,
       tokens,
+      signIn,
+      passwords,
       access,
       registry,
       keys,

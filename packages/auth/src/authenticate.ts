@@ -1,7 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { UnauthorizedError, type Actor } from '@forge/core';
+import { UnauthorizedError, type Actor, type Logger } from '@forge/core';
 import { setActor } from './actor.js';
-import type { OwnerService } from './owners.js';
+import type { PasswordSignIn } from './sign-in.js';
 import type { TokenService } from './tokens.js';
 
 export interface Credentials {
@@ -31,9 +32,14 @@ export function parseAuthorization(header: string | undefined): Credentials | nu
 
 export interface AuthenticateOptions {
   tokens: TokenService;
-  owners: OwnerService;
+  /** Password checks (throttled, bounded, logged). */
+  signIn: PasswordSignIn;
   /** Requests where Basic auth may carry an account password instead of a token. */
-  passwordAllowed?: (req: Request) => boolean;
+  passwordAllowed?: (req: { path: string }) => boolean;
+  /** The client's address (FORGE_TRUST_PROXY decides whether a forwarded one counts). */
+  clientAddress: (req: IncomingMessage) => string;
+  /** Failed token checks are logged here at warn level, with the client's address. */
+  logger: Logger;
 }
 
 /**
@@ -54,23 +60,21 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
 
 /**
  * The request's actor from its Authorization header: null when it carries none, a 401
- * when it carries wrong credentials. (The express middleware above and the host's fast
- * lane for hot package reads both use it.)
+ * when it carries wrong credentials (a 429 when they are a password tried too often).
+ * (The express middleware above and the host's fast lane for hot package reads both use it.)
  */
-export async function resolveActor(req: Pick<Request, 'headers' | 'path'>, options: AuthenticateOptions): Promise<Actor | null> {
+export async function resolveActor(req: IncomingMessage & { path: string; originalUrl?: string }, options: AuthenticateOptions): Promise<Actor | null> {
   const creds = parseAuthorization(req.headers.authorization);
   if (!creds) return null;
-  const actor = await actorFor(creds, req as Request, options);
-  if (!actor) throw new UnauthorizedError('invalid credentials');
-  return actor;
-}
-
-async function actorFor(creds: Credentials, req: Request, options: AuthenticateOptions): Promise<Actor | null> {
   const identity = await options.tokens.verify(creds.secret);
   if (identity) return { user: identity.user, via: 'token', scopes: identity.scopes, tokenId: identity.tokenId };
+  const address = options.clientAddress(req);
   if (creds.kind === 'basic' && creds.username && options.passwordAllowed?.(req)) {
-    const user = await options.owners.verifyLogin(creds.username, creds.secret);
+    // The sign-in logs its own failure (and throttles).
+    const user = await options.signIn.verify(creds.username, creds.secret, { address, via: 'basic' });
     if (user) return { user, via: 'password' };
+  } else {
+    options.logger.warn('authentication failed', { address, via: 'token', method: req.method, url: String(req.originalUrl ?? req.url ?? '').slice(0, 200) });
   }
-  return null;
+  throw new UnauthorizedError('invalid credentials');
 }

@@ -11,7 +11,7 @@ import {
 } from '@forge/core';
 import { isUniqueViolation, OrgMemberEntity, OwnerEntity, type OwnerRow } from '@forge/db';
 import { isEmail, isOwnerName, validateEmail, validateOwnerName } from './names.js';
-import { hashPassword, validatePassword, verifyPassword } from './passwords.js';
+import { PasswordHasher, validatePassword } from './passwords.js';
 
 export const ORG_ROLES: readonly OrgRole[] = ['read', 'write', 'admin'];
 
@@ -37,7 +37,11 @@ export interface OrgMember {
 export class OwnerService implements OwnerDirectory {
   readonly #listeners: Array<() => void> = [];
 
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    /** Hashes and checks passwords with bounded concurrency (one shared per server). */
+    private readonly passwords: PasswordHasher = new PasswordHasher(),
+  ) {}
 
   /** Called after any change to visibility, admin flags or memberships (caches listen). */
   onChange(listener: () => void): void {
@@ -55,7 +59,7 @@ export class OwnerService implements OwnerDirectory {
   async createUser(input: { username: string; email: string; password: string; isAdmin?: boolean; visibility?: Visibility }): Promise<User> {
     const name = validateOwnerName(input.username);
     const email = validateEmail(input.email);
-    const passwordHash = await hashPassword(validatePassword(input.password));
+    const passwordHash = await this.passwords.hash(validatePassword(input.password, { username: name, email }));
     const row = await this.insert({
       name,
       lowerName: name.toLowerCase(),
@@ -140,10 +144,16 @@ export class OwnerService implements OwnerDirectory {
     const row = await this.findLoginRow(nameOrEmail);
     if (!row) {
       // Spend the same time as a real check so response times don't reveal which users exist.
-      await verifyPassword(password, DUMMY_HASH);
+      await this.passwords.verify(password, DUMMY_HASH);
       return null;
     }
-    return (await verifyPassword(password, row.passwordHash)) ? (toOwner(row) as User) : null;
+    return (await this.passwords.verify(password, row.passwordHash)) ? (toOwner(row) as User) : null;
+  }
+
+  /** The user a sign-in names (by user name or email address), without checking a password. */
+  async findLoginUser(nameOrEmail: string): Promise<User | null> {
+    const row = await this.findLoginRow(nameOrEmail);
+    return row ? (toOwner(row) as User) : null;
   }
 
   /**
@@ -162,7 +172,10 @@ export class OwnerService implements OwnerDirectory {
   }
 
   async setPassword(userId: number, password: string): Promise<void> {
-    await this.repo.update({ id: userId, type: 'user' }, { passwordHash: await hashPassword(validatePassword(password)) });
+    const row = await this.repo.findOneBy({ id: userId, type: 'user' });
+    if (!row) throw new NotFoundError('user does not exist');
+    const checked = validatePassword(password, { username: row.name, email: row.email ?? undefined });
+    await this.repo.update({ id: userId, type: 'user' }, { passwordHash: await this.passwords.hash(checked) });
   }
 
   async setVisibility(ownerId: number, visibility: Visibility): Promise<void> {

@@ -75,6 +75,24 @@ export class QuotaExceededError extends ForgeError {
   }
 }
 
+/** A client did something too often (sign-in failures); `Retry-After` says when to try again. */
+export class TooManyRequestsError extends ForgeError {
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number) {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    super(429, 'too_many_requests', message, { 'Retry-After': String(seconds) });
+    this.retryAfterSeconds = seconds;
+  }
+}
+
+/** The server is busy with a bounded resource (password hashing); `Retry-After` says when to try again. */
+export class ServiceUnavailableError extends ForgeError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(503, 'unavailable', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+  }
+}
+
 /** The client went away mid-request; nothing is answered and nothing may be left behind. */
 export class ClientAbortedError extends ForgeError {
   constructor(message = 'client disconnected') {

@@ -92,9 +92,15 @@ describe.each(kinds)('forge CLI and npm start on %s', (kind) => {
   it('creates organisations and members, and reports mistakes with a non-zero exit', async () => {
     expect((await forge('admin', 'org', 'create', '--name', 'acme', '--owner', 'alice', '--visibility', 'private')).code).toBe(0);
     expect((await forge('admin', 'org', 'add-member', '--org', 'acme', '--username', 'root', '--role', 'write')).out).toMatch(/role 'write'/);
-    const dup = await forge('admin', 'user', 'create', '--username', 'ALICE', '--password', 'whatever1', '--email', 'x@example.test');
+    const dup = await forge('admin', 'user', 'create', '--username', 'ALICE', '--password', 'whatever-else-1', '--email', 'x@example.test');
     expect(dup.code).not.toBe(0);
     expect(dup.out).toMatch(/already taken/);
+    const common = await forge('admin', 'user', 'create', '--username', 'carl', '--password', 'password', '--email', 'carl@example.test');
+    expect(common.code).not.toBe(0);
+    expect(common.out).toMatch(/one of the most common passwords/);
+    const change = await forge('admin', 'user', 'change-password', '--username', 'alice', '--password', '12345678');
+    expect(change.code).not.toBe(0);
+    expect(change.out).toMatch(/one of the most common passwords/);
     const badScope = await forge('admin', 'user', 'generate-access-token', '--username', 'alice', '--scopes', 'root:everything');
     expect(badScope.code).not.toBe(0);
     expect(badScope.out).toMatch(/unknown scope/);

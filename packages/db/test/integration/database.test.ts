@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isUniqueViolation, openDatabase, OwnerEntity, PackageBlobEntity, type Database } from '@forge/db';
+import { hostMigrations, isUniqueViolation, openDatabase, OwnerEntity, PackageBlobEntity, type Database } from '@forge/db';
 import { createTestDatabase, testDatabaseKinds, type TestDatabase } from '@forge/db/testing';
 
 const kinds = await testDatabaseKinds();
@@ -21,7 +21,8 @@ describe.each(kinds)('database on %s', (kind) => {
   it('applies the host migrations once, and again is a no-op', async () => {
     await db.migrate();
     const rows = await db.dataSource.query(`SELECT name FROM forge_migrations`);
-    expect(rows.map((r: { name: string }) => r.name)).toEqual(['HostSchema1732406400000']);
+    expect(rows.map((r: { name: string }) => r.name)).toEqual(hostMigrations.map((m) => m.name));
+    expect(rows.length).toBeGreaterThan(0);
   });
 
   it('returns bigint columns as numbers on both drivers', async () => {

@@ -20,7 +20,7 @@ describe.each(kinds)('owner key service on %s', (kind) => {
     db = await openDatabase(testDb.options);
     await db.migrate();
     keys = new OwnerKeyService(db.dataSource, new SecretBox(randomBytes(32), 'owner-keys'));
-    ownerId = (await new OwnerService(db.dataSource).createUser({ username: 'keyholder', email: 'k@x.test', password: 'password1' })).id;
+    ownerId = (await new OwnerService(db.dataSource).createUser({ username: 'keyholder', email: 'k@x.test', password: 'keyholder-passphrase-1' })).id;
   });
   afterAll(async () => {
     await db?.close();

@@ -30,7 +30,7 @@ describe.each(kinds)('registry write path on %s', (kind) => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'forge-registry-'));
     blobs = createLocalBlobStore({ root: dir });
     registry = new Registry(db.dataSource, blobs, { ownerQuotaBytes: 1000 });
-    ownerId = (await new OwnerService(db.dataSource).createUser({ username: 'owner', email: 'o@x.test', password: 'password1' })).id;
+    ownerId = (await new OwnerService(db.dataSource).createUser({ username: 'owner', email: 'o@x.test', password: 'owner-passphrase-1' })).id;
   });
   afterAll(async () => {
     await db?.close();

@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { ForbiddenError, isForgeError, type User } from '@forge/core';
+import { ForbiddenError, isForgeError, TooManyRequestsError, type User } from '@forge/core';
 import { MIN_PASSWORD_LENGTH } from '@forge/auth';
 import { Field, Notice, PostForm } from '../shell/components.js';
 import { query, safeRedirect } from '../shell/format.js';
@@ -54,7 +54,15 @@ export function accountRoutes(shell: Shell): Router {
     const body = req.body as Record<string, string | undefined>;
     const redirectTo = safeRedirect(req.query.redirect_to ?? body.redirect_to);
     const name = String(body.user_name ?? '').trim();
-    const user = name && body.password ? await owners.verifyLogin(name, String(body.password)) : null;
+    let user: User | null = null;
+    try {
+      const client = { address: shell.deps.clientAddress(req), via: 'form' as const };
+      user = name && body.password ? await shell.deps.signIn.verify(name, String(body.password), client) : null;
+    } catch (err) {
+      if (!(err instanceof TooManyRequestsError)) throw err;
+      res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      return signInPage(req, res, { name, redirectTo, error: `Too many failed sign-ins: ${err.message.replace(/^.*; /, '')}.` }, 429);
+    }
     if (!user) {
       return signInPage(req, res, { name, redirectTo, error: 'The username or password is incorrect.' }, 400);
     }
@@ -91,7 +99,7 @@ export function accountRoutes(shell: Shell): Router {
               <Field label="Email address" for="email">
                 <input id="email" name="email" type="email" required autocomplete="email" value={input.email ?? ''} />
               </Field>
-              <Field label="Password" for="password" hint={`At least ${MIN_PASSWORD_LENGTH} characters.`}>
+              <Field label="Password" for="password" hint={`At least ${MIN_PASSWORD_LENGTH} characters, and none of the most common passwords. A few unrelated words work well.`}>
                 <input id="password" name="password" type="password" required minLength={MIN_PASSWORD_LENGTH} autocomplete="new-password" />
               </Field>
               <Field label="Confirm password" for="retype">

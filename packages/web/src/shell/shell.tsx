@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { VNode } from 'preact';
 import { renderToString } from 'preact-render-to-string';
@@ -16,7 +17,7 @@ import {
   type UiPageContext,
   type User,
 } from '@forge/core';
-import { setActor, TtlCache, type OwnerService, type TokenService } from '@forge/auth';
+import { setActor, TtlCache, type OwnerService, type PasswordSignIn, type TokenService } from '@forge/auth';
 import type { UiContributions } from '../ui-registry.js';
 import { SessionCodec, type Flash, type SessionClaims } from '../session/session.js';
 import type { Assets } from './assets.js';
@@ -26,6 +27,10 @@ import { Document, OwnerHeader, type Tab } from './layout.js';
 export interface WebUiDeps {
   owners: OwnerService;
   tokens: TokenService;
+  /** Password checks of the sign-in form (throttled and logged like the API's). */
+  signIn: PasswordSignIn;
+  /** The client's address, as the host resolves it (FORGE_TRUST_PROXY). */
+  clientAddress: (req: IncomingMessage) => string;
   access: AccessGuard;
   registry: RegistryService;
   ui: UiContributions;

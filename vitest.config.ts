@@ -2,8 +2,10 @@ import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources (the `@forge/source` export
-// condition), so tests never run against a stale build.
-const conditions = ['@forge/source', ...defaultServerConditions];
+// condition), so tests never run against a stale build. Without vite's `module` condition,
+// which is for bundlers: the AWS SDK's `module` builds have extensionless imports that
+// Node cannot load, while its `node` builds are what the server runs.
+const conditions = ['@forge/source', ...defaultServerConditions.filter((c) => c !== 'module')];
 
 // UI views are preact TSX (packages/web, modules' ui/ folders): the automatic JSX runtime
 // from preact, the same settings as those packages' tsconfig (`jsxImportSource: preact`).

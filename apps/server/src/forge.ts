@@ -93,7 +93,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     await db.migrate();
     const secret = await loadServerSecret(config.secret, config.dataDir);
     const blobs = createLocalBlobStore({ root: config.storage.path });
-    await blobs.cleanupStaging(STALE_STAGING_MS);
+    await blobs.sweepStaging(STALE_STAGING_MS);
 
     const ds = db.dataSource;
     const events = await startClusterEvents(db, databaseOptions.url, logger);

@@ -1,10 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { NotFoundError, RangeNotSatisfiableError, type BlobStore, type ByteRange, type StagedBlob, type StageOptions } from '@forge/core';
-import { assertSha256, blobKey, isSha256 } from './content-address.js';
-import { streamToFile } from './stream-to-file.js';
+import {
+  NotFoundError,
+  RangeNotSatisfiableError,
+  type BlobStore,
+  type ByteRange,
+  type StagedBlob,
+  type StageOptions,
+  type StoredBlobInfo,
+} from '@forge/core';
+import { assertRange, assertSha256, blobKey, isSha256, positiveInteger } from './content-address.js';
+import { isErrno, Serializer, sortedEntries, StagingArea, type StagingFile } from './staging-area.js';
 
 export interface LocalBlobStoreOptions {
   /** Directory holding `blobs/` and `tmp/`; created on first use. */
@@ -17,7 +24,6 @@ export interface LocalBlobStoreOptions {
 
 const DEFAULT_WRITE_BUFFER = 1024 * 1024;
 const DEFAULT_READ_BUFFER = 512 * 1024;
-const STAGING_SUFFIX = '.tmp';
 const FAN_OUT = /^[0-9a-f]{2}$/;
 
 export function createLocalBlobStore(options: LocalBlobStoreOptions): LocalBlobStore {
@@ -28,69 +34,45 @@ export function createLocalBlobStore(options: LocalBlobStoreOptions): LocalBlobS
  * Content-addressed blobs on the local filesystem, laid out as Gitea does:
  * `<root>/blobs/aa/bb/<sha256>`, with uploads staged under `<root>/tmp/`.
  *
- * A blob becomes visible only through rename(2) of a fully written, fdatasynced staging
+ * A blob becomes visible only through link(2) of a fully written, fdatasynced staging
  * file, followed by an fsync of its directory, so after a crash a blob is either absent or
  * complete. See docs/blob-store.md.
  */
 export class LocalBlobStore implements BlobStore {
+  readonly kind = 'local';
   /** Absolute path of the store's root directory. */
   readonly root: string;
   readonly #blobsDir: string;
-  readonly #stagingDir: string;
-  readonly #writeBufferSize: number;
+  readonly #staging: StagingArea;
   readonly #readBufferSize: number;
-  /** Staging files of this instance not yet promoted or discarded; cleanupStaging spares them. */
-  readonly #liveStaging = new Set<string>();
-  /**
-   * A staged blob dropped without promote() or discard() (a caller's bug) would leave
-   * its staging file until the next start-up; remove it when the object is collected.
-   */
-  readonly #abandoned = new FinalizationRegistry<string>((name) => {
-    this.#liveStaging.delete(name);
-    rm(join(this.#stagingDir, name), { force: true }).catch(() => {});
-  });
 
   constructor(options: LocalBlobStoreOptions) {
     this.root = resolve(options.root);
     this.#blobsDir = join(this.root, 'blobs');
-    this.#stagingDir = join(this.root, 'tmp');
-    this.#writeBufferSize = positiveInteger(options.writeBufferSize ?? DEFAULT_WRITE_BUFFER, 'writeBufferSize');
+    this.#staging = new StagingArea(join(this.root, 'tmp'), positiveInteger(options.writeBufferSize ?? DEFAULT_WRITE_BUFFER, 'writeBufferSize'));
     this.#readBufferSize = positiveInteger(options.readBufferSize ?? DEFAULT_READ_BUFFER, 'readBufferSize');
   }
 
-  async stage(source: AsyncIterable<Uint8Array>, options: StageOptions = {}): Promise<StagedBlob> {
-    const { maxSize, signal } = options;
-    if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && maxSize >= 0)) {
-      throw new RangeError(`maxSize must be a non-negative integer, got ${maxSize}`);
-    }
-    signal?.throwIfAborted();
-
-    const name = randomBytes(16).toString('hex') + STAGING_SUFFIX;
-    const tempPath = join(this.#stagingDir, name);
-    this.#liveStaging.add(name);
-    let file: FileHandle | undefined;
+  async check(): Promise<void> {
     try {
-      file = await this.#createStagingFile(tempPath);
-      const { sha256, size } = await streamToFile(source, file, { maxSize, signal, bufferSize: this.#writeBufferSize });
-      await file.close();
-      const blob: LocalStagedBlob = new LocalStagedBlob(sha256, size, tempPath, this.#blobPath(sha256), this.root, () => {
-        this.#liveStaging.delete(name);
-        this.#abandoned.unregister(blob);
-      });
-      this.#abandoned.register(blob, name, blob);
-      return blob;
+      await mkdir(this.#blobsDir, { recursive: true });
+      await this.#staging.check();
     } catch (error) {
-      await file?.close().catch(() => {});
-      await rm(tempPath, { force: true }).catch(() => {});
-      this.#liveStaging.delete(name);
-      throw error;
+      throw new Error(`blob storage at ${this.root} is not writable: ${(error as Error).message}`, { cause: error });
     }
   }
 
-  async stat(sha256: string): Promise<{ size: number } | null> {
+  async stage(source: AsyncIterable<Uint8Array>, options: StageOptions = {}): Promise<StagedBlob> {
+    const file = await this.#staging.write(source, options);
+    const blob = new LocalStagedBlob(file, this.#blobPath(file.sha256), this.root, this.#staging);
+    this.#staging.track(blob, file);
+    return blob;
+  }
+
+  async stat(sha256: string): Promise<{ size: number; modifiedMs: number } | null> {
     try {
       const info = await stat(this.#blobPath(sha256));
-      return info.isFile() ? { size: info.size } : null;
+      return info.isFile() ? { size: info.size, modifiedMs: info.mtimeMs } : null;
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return null;
       throw error;
@@ -130,7 +112,7 @@ export class LocalBlobStore implements BlobStore {
 
   /**
    * Removes a blob. Not fsynced: a delete lost to a crash leaves an unreferenced blob,
-   * which the next garbage collection removes again.
+   * which the next sweep removes again.
    */
   async delete(sha256: string): Promise<void> {
     try {
@@ -157,132 +139,124 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  async *entries(): AsyncIterable<StoredBlobInfo> {
+    for await (const sha256 of this.list()) {
+      const info = await this.stat(sha256);
+      if (info) yield { sha256, ...info };
+    }
+  }
+
   /** Absolute path where the blob is (or would be) stored; it may not exist. */
   localPath(sha256: string): string {
     return this.#blobPath(sha256);
   }
 
+  /** A local store cannot hand out URLs; `FORGE_SERVE_DIRECT=accel` serves its files through nginx instead. */
+  async presignGet(sha256: string): Promise<null> {
+    assertSha256(sha256);
+    return null;
+  }
+
   /**
    * Removes staging files last modified more than `olderThanMs` ago: leftovers of a crash
-   * or of a staged blob never promoted nor discarded. Uploads in flight in this instance
-   * are spared whatever their age; the age limit protects those of other processes that
-   * share the root. Returns how many entries were removed.
+   * or of a staged blob never discarded. Uploads in flight in this instance are spared
+   * whatever their age; the age limit protects those of other processes that share the
+   * root. Returns how many entries were removed.
    */
-  async cleanupStaging(olderThanMs: number): Promise<number> {
-    if (!(olderThanMs >= 0)) throw new RangeError(`olderThanMs must be >= 0, got ${olderThanMs}`);
-    const cutoff = Date.now() - olderThanMs;
-    let removed = 0;
-    for (const name of await sortedEntries(this.#stagingDir)) {
-      if (this.#liveStaging.has(name)) continue;
-      const path = join(this.#stagingDir, name);
-      let modified: number;
-      try {
-        modified = (await lstat(path)).mtimeMs;
-      } catch (error) {
-        if (isErrno(error, 'ENOENT')) continue;
-        throw error;
-      }
-      if (modified > cutoff) continue;
-      await rm(path, { recursive: true, force: true });
-      removed++;
-    }
-    return removed;
+  sweepStaging(olderThanMs: number): Promise<number> {
+    return this.#staging.sweep(olderThanMs);
   }
 
   #blobPath(sha256: string): string {
     return join(this.#blobsDir, blobKey(sha256));
   }
-
-  async #createStagingFile(path: string): Promise<FileHandle> {
-    try {
-      return await open(path, 'wx');
-    } catch (error) {
-      if (!isErrno(error, 'ENOENT')) throw error;
-      await mkdir(this.#stagingDir, { recursive: true });
-      return await open(path, 'wx');
-    }
-  }
 }
 
-type StagedState = 'staged' | 'promoted' | 'discarded';
+type StagedState = 'staged' | 'discarded';
 
 class LocalStagedBlob implements StagedBlob {
+  readonly sha256: string;
+  readonly size: number;
   #state: StagedState = 'staged';
-  /** The promote or discard under way; later calls wait for it. */
-  #busy: Promise<void> | null = null;
-  /** The staging file is gone (renamed, or dropped as a duplicate); only the directory sync may remain. */
-  #moved = false;
+  readonly #serial = new Serializer();
+  /** The content address holds the bytes; only the directory syncs may remain. */
+  #placed = false;
   /** Directories whose entries must be durable before promote() resolves: the blob's, and its parents when they were just created. */
   #dirsToSync: string[];
 
   constructor(
-    readonly sha256: string,
-    readonly size: number,
-    private readonly tempPath: string,
+    private readonly file: StagingFile,
     private readonly targetPath: string,
     private readonly root: string,
-    private readonly settled: () => void,
+    private readonly staging: StagingArea,
   ) {
+    this.sha256 = file.sha256;
+    this.size = file.size;
     this.#dirsToSync = [dirname(targetPath)];
   }
 
   promote(): Promise<void> {
-    return this.#serialize(async () => {
-      if (this.#state === 'promoted') return;
+    return this.#serial.run(async () => {
       if (this.#state === 'discarded') throw new Error(`staged blob ${this.sha256} was discarded and cannot be promoted`);
-      await this.#moveIntoPlace();
-      this.#state = 'promoted';
-      this.settled();
+      await this.#placeIntoStore();
     });
   }
 
   discard(): Promise<void> {
-    return this.#serialize(async () => {
-      if (this.#state !== 'staged') return;
+    return this.#serial.run(async () => {
+      if (this.#state === 'discarded') return;
       this.#state = 'discarded';
-      this.settled();
-      if (!this.#moved) await rm(this.tempPath, { force: true });
+      await this.staging.release(this, this.file);
     });
   }
 
-  #serialize(operation: () => Promise<void>): Promise<void> {
-    const previous = this.#busy ?? Promise.resolve();
-    const current = previous.then(operation, operation);
-    const tracked = current.finally(() => {
-      if (this.#busy === tracked) this.#busy = null;
-    });
-    tracked.catch(() => {});
-    this.#busy = tracked;
-    return current;
-  }
-
-  async #moveIntoPlace(): Promise<void> {
-    const leaf = dirname(this.targetPath);
-    if (!this.#moved) {
-      const existing = await statOrNull(this.targetPath);
-      if (existing?.isFile() && existing.size === this.size) {
-        // Same sha256, same bytes: the stored copy serves. Its directory is still synced
-        // below, in case the promote that renamed it has not got that far yet.
-        await rm(this.tempPath, { force: true }).catch(() => {});
-      } else {
+  /**
+   * Hard-links the staging file to the content address, so the staged copy stays for a
+   * repeated promote (a rename would consume it). A file of the same size already there
+   * is the same blob (equal sha256, equal bytes); a different size can only be a damaged
+   * copy, replaced atomically by a rename of a second link.
+   */
+  async #placeIntoStore(): Promise<void> {
+    const target = this.targetPath;
+    const leaf = dirname(target);
+    // A repeated promote checks again: the blob may have been deleted since.
+    if (this.#placed && (await sizeOf(target)) !== this.size) this.#placed = false;
+    if (!this.#placed) {
+      const existing = await sizeOf(target);
+      if (existing !== this.size) {
         try {
-          // Replaces atomically whatever is there (only a damaged copy could be).
-          await rename(this.tempPath, this.targetPath);
+          if (existing === null) await link(this.file.path, target);
+          else await this.#replace();
         } catch (error) {
-          if (!isErrno(error, 'ENOENT')) throw error;
-          // First blob under this prefix. Whether this call or a concurrent one created
-          // the directories, their entries must be durable before either promote resolves.
-          await mkdir(leaf, { recursive: true });
-          await rename(this.tempPath, this.targetPath);
-          const fanOut = dirname(leaf);
-          this.#dirsToSync.push(fanOut, dirname(fanOut), this.root);
+          if (isErrno(error, 'EEXIST')) {
+            // A concurrent promote of the same bytes won the race, or a damaged copy appeared.
+            if ((await sizeOf(target)) !== this.size) await this.#replace();
+          } else if (isErrno(error, 'ENOENT')) {
+            // First blob under this prefix. Whether this call or a concurrent one created
+            // the directories, their entries must be durable before either promote resolves.
+            await mkdir(leaf, { recursive: true });
+            await link(this.file.path, target).catch((e: unknown) => {
+              if (!isErrno(e, 'EEXIST')) throw e;
+            });
+            const fanOut = dirname(leaf);
+            this.#dirsToSync.push(fanOut, dirname(fanOut), this.root);
+          } else {
+            throw error;
+          }
         }
       }
-      this.#moved = true;
+      this.#placed = true;
     }
     // Kept until every sync succeeded, so a retried promote() finishes the job.
     await Promise.all(this.#dirsToSync.map(fsyncDirectory));
-    this.#dirsToSync = [];
+    this.#dirsToSync = [dirname(target)];
+  }
+
+  async #replace(): Promise<void> {
+    const second = `${this.file.path}.promote`;
+    await rm(second, { force: true });
+    await link(this.file.path, second);
+    await rename(second, this.targetPath);
   }
 }
 
@@ -297,36 +271,12 @@ async function fsyncDirectory(path: string): Promise<void> {
   }
 }
 
-async function statOrNull(path: string) {
+async function sizeOf(path: string): Promise<number | null> {
   try {
-    return await stat(path);
+    const info = await stat(path);
+    return info.isFile() ? info.size : -1;
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return null;
     throw error;
   }
-}
-
-async function sortedEntries(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).sort();
-  } catch (error) {
-    if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return [];
-    throw error;
-  }
-}
-
-function assertRange(range: ByteRange): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new RangeError(`invalid byte range ${start}-${end}`);
-  }
-}
-
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
 }

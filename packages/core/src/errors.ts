@@ -100,6 +100,16 @@ export class ClientAbortedError extends ForgeError {
   }
 }
 
+/**
+ * A service the request needs (the object store) is unreachable or failing. 503: Nix and
+ * curl treat it as transient and retry.
+ */
+export class ServiceUnavailableError extends ForgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(503, 'service_unavailable', message, { 'Retry-After': '5' }, options);
+  }
+}
+
 export function isForgeError(err: unknown): err is ForgeError {
   return err instanceof ForgeError;
 }

@@ -84,8 +84,9 @@ export interface NewFile {
 
 /**
  * The operations available inside one registry write. Everything done through it (and
- * through `manager`, for a module's own tables) commits or rolls back together; staged
- * blobs used in it are promoted just before COMMIT and discarded on failure.
+ * through `manager`, for a module's own tables) commits or rolls back together. Staged
+ * blobs were stored at their content address before the transaction began (see
+ * `RegistryService.write`).
  */
 export interface RegistryTransaction {
   /** For the module's own tables, inside the same transaction. */
@@ -151,10 +152,15 @@ export interface RegistryService {
   /** Streams bytes into the blob store's staging area (hashing as they arrive). */
   stageBlob(source: AsyncIterable<Uint8Array>, options?: StageOptions): Promise<StagedBlob>;
   /**
-   * Runs `work` in one transaction. Staged blobs used in it are promoted before COMMIT;
-   * every staged blob passed in `discardOnFailure` (or used) is discarded when it fails.
+   * Runs `work` in one transaction. The staged blobs it will use must be named in
+   * `staged` (`discardOnFailure` is the older name of the same list): they are promoted
+   * (stored at their content address; on S3 an upload) **before** the transaction begins,
+   * so no row lock is held while gigabytes move, and their staged copies are discarded
+   * when the write is over, whatever its outcome. A blob that a concurrent cleanup removed
+   * between its promote and this transaction's row lock is promoted again and `work` runs
+   * again (docs/blob-store.md): keep side effects other than database writes out of it.
    */
-  write<T>(work: (tx: RegistryTransaction) => Promise<T>, options?: { discardOnFailure?: StagedBlob[] }): Promise<T>;
+  write<T>(work: (tx: RegistryTransaction) => Promise<T>, options?: { staged?: StagedBlob[]; discardOnFailure?: StagedBlob[] }): Promise<T>;
   /** Convenience for the common case: package + version (created if needed) + one file. */
   createPackageAndAddFile(input: {
     ownerId: number;

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import {
   QuotaExceededError,
+  ServiceUnavailableError,
   type BlobStore,
   type ByteRange,
   type FileRecord,
@@ -18,6 +19,7 @@ import {
   type RegistryTransaction,
   type StagedBlob,
   type StageOptions,
+  type StoredBlobInfo,
   type VersionRecord,
   type VersionSummary,
 } from '@forge/core';
@@ -49,30 +51,79 @@ export class Registry implements RegistryService {
     return this.blobs.stage(source, options);
   }
 
-  async write<T>(work: (tx: RegistryTransaction) => Promise<T>, options: { discardOnFailure?: StagedBlob[] } = {}): Promise<T> {
+  async write<T>(
+    work: (tx: RegistryTransaction) => Promise<T>,
+    options: { staged?: StagedBlob[]; discardOnFailure?: StagedBlob[] } = {},
+  ): Promise<T> {
     if (activeTransaction.getStore()) {
       throw new Error('registry.write was called inside another registry.write: use the transaction passed to the outer one');
     }
-    const toDiscard = new Set<StagedBlob>(options.discardOnFailure ?? []);
-    let tx: Transaction | undefined;
+    const declared = new Set<StagedBlob>([...(options.staged ?? []), ...(options.discardOnFailure ?? [])]);
+    const used = new Set<StagedBlob>();
     try {
-      return await this.ds.transaction(async (manager) => {
-        tx = new Transaction(manager, this.options.ownerQuotaBytes !== undefined);
-        const result = await activeTransaction.run(tx, () => work(tx!));
-        await this.checkQuota(tx);
-        // Bytes reach their content address before COMMIT, so a committed row never
-        // points at a missing blob. If COMMIT then fails, the promoted blob is an orphan
-        // that blob cleanup removes after its grace period.
-        // All at once: each promote ends in fsyncs of directories, and a NAR upload promotes
-        // two blobs (the NAR and its listing); waiting on them in turn doubled that latency.
-        await Promise.all([...tx.staged].map((blob) => blob.promote()));
-        return result;
-      });
+      // Bytes reach their content address before the transaction begins: a promote may
+      // move gigabytes (an upload on S3) and must hold no row lock meanwhile. Content
+      // addressing makes an early promote harmless: if the transaction then fails, the
+      // object has no row and the orphan sweep removes it after its grace period.
+      // All at once: a NAR upload promotes two blobs (the NAR and its listing).
+      await Promise.all([...declared].map((blob) => blob.promote()));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.ds.transaction(async (manager) => {
+            const tx = new Transaction(manager, this.options.ownerQuotaBytes !== undefined);
+            try {
+              const result = await activeTransaction.run(tx, () => work(tx));
+              await this.checkQuota(tx);
+              await this.promoteUndeclared(tx, declared);
+              await this.verifyInsertedBlobs(tx);
+              return result;
+            } finally {
+              for (const blob of tx.staged) used.add(blob);
+            }
+          });
+        } catch (error) {
+          if (!(error instanceof BlobVanishedError)) throw error;
+          if (attempt >= MAX_WRITE_ATTEMPTS) throw new ServiceUnavailableError(`${error.message} (${attempt} attempts)`, { cause: error });
+          this.options.logger?.warn('a blob was swept between its promote and its transaction: promoting it again', {
+            blobs: error.blobs.map((b) => b.sha256),
+            attempt,
+          });
+          await Promise.all(error.blobs.map((blob) => blob.promote()));
+        }
+      }
     } finally {
-      // After success this only drops staged blobs that were never used (promoted ones are no-ops).
-      for (const blob of tx?.staged ?? []) toDiscard.add(blob);
-      await Promise.all([...toDiscard].map((b) => b.discard().catch(() => {})));
+      for (const blob of used) declared.add(blob);
+      await Promise.all([...declared].map((b) => b.discard().catch(() => {})));
     }
+  }
+
+  /**
+   * A staged blob the caller did not name in `staged` is promoted inside the transaction,
+   * after its row lock (the old order, still correct but holding the lock while it
+   * moves): a caller's oversight, logged so it gets fixed.
+   */
+  private async promoteUndeclared(tx: Transaction, declared: Set<StagedBlob>): Promise<void> {
+    const late = [...tx.staged].filter((blob) => !declared.has(blob));
+    if (late.length === 0) return;
+    this.options.logger?.warn('registry.write used staged blobs it was not given in `staged`: promoted inside the transaction', {
+      blobs: late.map((b) => b.sha256),
+    });
+    await Promise.all(late.map((blob) => blob.promote()));
+    for (const blob of late) tx.insertedBlobs.delete(blob);
+  }
+
+  /**
+   * Objects of blob rows this transaction inserted must exist now that their rows are
+   * locked: a sweep deletes an object only while it holds that row's lock (see
+   * deleteObjectIfUnreferenced), so what is there now stays until this transaction ends.
+   * One stat per new blob (a HEAD on S3); reused rows need none.
+   */
+  private async verifyInsertedBlobs(tx: Transaction): Promise<void> {
+    const blobs = [...tx.insertedBlobs];
+    if (blobs.length === 0) return;
+    const found = await Promise.all(blobs.map((blob) => this.blobs.stat(blob.sha256)));
+    const vanished = blobs.filter((blob, i) => found[i]?.size !== blob.size);
+    if (vanished.length > 0) throw new BlobVanishedError(vanished);
   }
 
   private async checkQuota(tx: Transaction): Promise<void> {
@@ -260,16 +311,21 @@ export class Registry implements RegistryService {
   }
 
   /**
-   * Deletes blobs no file or owner file references, older than `graceMs` (uploads in
-   * flight and just-unreferenced blobs are spared), then their bytes. Returns what went.
+   * Deletes blob rows no file or owner file references and that are older than `graceMs`
+   * (uploads in flight and just-unreferenced blobs are spared), then their objects.
+   * Returns what went. Each row goes in its own short transaction, whose DELETE waits for
+   * a writer holding the row's lock and re-checks the age (a reuse touches created_at);
+   * the object goes after that COMMIT, under deleteObjectIfUnreferenced's lock, so a
+   * committed row never outlives its object even if this process dies midway.
    */
   async deleteUnreferencedBlobs(options: { graceMs: number; dryRun?: boolean; onProgress?: (done: number, total: number) => void }): Promise<{ count: number; bytes: number }> {
+    const graceSeconds = nonNegative(options.graceMs, 'graceMs') / 1000;
     const candidates = await this.q<{ id: number; sha256: string; size: number | string }>(
       `SELECT b.id, b.sha256, b.size FROM package_blob b
        WHERE b.created_at < now() - make_interval(secs => $1)
          AND NOT EXISTS (SELECT 1 FROM package_file f WHERE f.blob_id = b.id)
          AND NOT EXISTS (SELECT 1 FROM package_owner_file o WHERE o.blob_id = b.id)`,
-      [options.graceMs / 1000],
+      [graceSeconds],
     );
     let count = 0;
     let bytes = 0;
@@ -280,28 +336,113 @@ export class Registry implements RegistryService {
         bytes += Number(blob.size);
         continue;
       }
-      const deleted = await this.ds.transaction(async (m) => {
-        await m.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [blob.sha256]);
-        const rows = await queryRows(m,
-          `DELETE FROM package_blob b WHERE b.id = $1
-             AND b.created_at < now() - make_interval(secs => $2)
-             AND NOT EXISTS (SELECT 1 FROM package_file f WHERE f.blob_id = b.id)
-             AND NOT EXISTS (SELECT 1 FROM package_owner_file o WHERE o.blob_id = b.id)
-           RETURNING b.id`,
-          [blob.id, options.graceMs / 1000],
-        );
-        // The bytes go while the lock is held, so no writer can adopt this hash meanwhile.
-        if (rows.length > 0) await this.blobs.delete(blob.sha256);
-        return rows.length > 0;
-      });
-      if (deleted) {
-        count++;
-        bytes += Number(blob.size);
-      }
+      const rows = await queryRows(
+        this.ds,
+        `DELETE FROM package_blob b WHERE b.id = $1
+           AND b.created_at < now() - make_interval(secs => $2)
+           AND NOT EXISTS (SELECT 1 FROM package_file f WHERE f.blob_id = b.id)
+           AND NOT EXISTS (SELECT 1 FROM package_owner_file o WHERE o.blob_id = b.id)
+         RETURNING b.id`,
+        [blob.id, graceSeconds],
+      );
+      if (rows.length === 0) continue;
+      count++;
+      bytes += Number(blob.size);
+      // A writer may have inserted the hash afresh since: then its row keeps the object.
+      await this.deleteObjectIfUnreferenced(String(blob.sha256).trim());
     }
     options.onProgress?.(candidates.length, candidates.length);
     return { count, bytes };
   }
+
+  /**
+   * The sweep of the blob store itself: removes objects that no blob row names and that
+   * were last written more than `olderThanMs` ago (left by a transaction that failed after
+   * its promote, or by a cleanup that died between a row's deletion and its object's),
+   * and staging leftovers of that age (the store's sweepStaging: local staging files,
+   * incomplete multipart uploads). Meant to run with garbage collection, with the blob
+   * grace period (`FORGE_BLOB_GRACE`); the argument why it never removes an object a
+   * writer is about to commit is in docs/blob-store.md.
+   */
+  async sweepOrphanBlobs(options: {
+    olderThanMs: number;
+    dryRun?: boolean;
+    /** Objects examined so far (the store is listed once, in hash order). */
+    onProgress?: (examined: number) => void;
+  }): Promise<{ objects: number; bytes: number; staging: number }> {
+    const olderThanMs = nonNegative(options.olderThanMs, 'olderThanMs');
+    const staging = options.dryRun ? 0 : await this.blobs.sweepStaging(olderThanMs);
+    const cutoff = Date.now() - olderThanMs;
+    let objects = 0;
+    let bytes = 0;
+    let examined = 0;
+    let batch: StoredBlobInfo[] = [];
+    const flush = async () => {
+      const rows = await this.q<{ sha256: string }>(`SELECT sha256 FROM package_blob WHERE sha256 = ANY($1::char(64)[])`, [batch.map((b) => b.sha256)]);
+      const known = new Set(rows.map((r) => String(r.sha256).trim()));
+      for (const entry of batch) {
+        if (known.has(entry.sha256)) continue;
+        if (options.dryRun || (await this.deleteObjectIfUnreferenced(entry.sha256, cutoff))) {
+          objects++;
+          bytes += entry.size;
+        }
+      }
+      batch = [];
+    };
+    for await (const entry of this.blobs.entries()) {
+      options.onProgress?.(++examined);
+      if (entry.modifiedMs > cutoff) continue;
+      batch.push(entry);
+      if (batch.length >= SWEEP_BATCH) await flush();
+    }
+    if (batch.length > 0) await flush();
+    return { objects, bytes, staging };
+  }
+
+  /**
+   * Deletes a blob's object if no blob row names it, holding the lock a writer's row
+   * insert for that hash would take: an uncommitted placeholder row in package_blob
+   * (unique by sha256). A writer that inserts the hash meanwhile waits for this
+   * transaction, then finds the object gone when it verifies before COMMIT, and promotes
+   * again; a row that exists (committed, or being inserted) makes this a no-op. With
+   * `modifiedBefore`, an object written since then (by a writer about to commit) is kept.
+   */
+  private async deleteObjectIfUnreferenced(sha256: string, modifiedBefore?: number): Promise<boolean> {
+    return this.ds.transaction(async (manager) => {
+      const [placeholder] = await queryRows<{ id: number }>(
+        manager,
+        `INSERT INTO package_blob (sha256, size) VALUES ($1, -1) ON CONFLICT (sha256) DO NOTHING RETURNING id`,
+        [sha256],
+      );
+      if (!placeholder) return false;
+      let deleted = false;
+      const info = await this.blobs.stat(sha256);
+      if (info && (modifiedBefore === undefined || info.modifiedMs <= modifiedBefore)) {
+        await this.blobs.delete(sha256);
+        deleted = true;
+      }
+      await manager.query(`DELETE FROM package_blob WHERE id = $1`, [placeholder.id]);
+      return deleted;
+    });
+  }
+}
+
+/** Objects examined per database lookup in sweepOrphanBlobs. */
+const SWEEP_BATCH = 500;
+
+/** A write whose blobs keep vanishing between promote and COMMIT gives up after this many attempts. */
+const MAX_WRITE_ATTEMPTS = 3;
+
+/** A blob's object was removed between its promote and the row lock of the write using it. */
+class BlobVanishedError extends Error {
+  constructor(readonly blobs: StagedBlob[]) {
+    super(`blob objects vanished before COMMIT: ${blobs.map((b) => b.sha256).join(', ')}`);
+  }
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(`${name} must be a non-negative number of milliseconds, got ${value}`);
+  return value;
 }
 
 function escapeLike(s: string): string {

@@ -23,12 +23,15 @@ export function isStaged(blob: BlobSource): blob is StagedBlob {
 
 /**
  * One registry write. Blob rows it uses are row-locked until COMMIT (inserted, or touched
- * by an update), which the blob cleanup's DELETE waits for: a blob can never be deleted
- * between a writer deciding to reuse it and that writer's COMMIT.
+ * by an update), which the blob cleanups wait for: a blob can never be deleted between a
+ * writer deciding to reuse it and that writer's COMMIT. See docs/blob-store.md, "Why a
+ * committed row never points at a missing object".
  */
 export class Transaction implements RegistryTransaction {
-  /** Staged blobs this transaction references; promoted right before COMMIT. */
+  /** Staged blobs this transaction references. */
   readonly staged = new Set<StagedBlob>();
+  /** Staged blobs whose row this transaction inserted (not found committed): their objects are verified before COMMIT. */
+  readonly insertedBlobs = new Set<StagedBlob>();
   /** Owners whose stored bytes grew (for the quota check). */
   readonly grownOwners = new Set<number>();
 
@@ -86,9 +89,13 @@ export class Transaction implements RegistryTransaction {
       // Touching created_at on reuse keeps a just-reused blob out of the cleanup's grace window.
       const [row] = await this.q(
         `INSERT INTO package_blob (sha256, size) VALUES ($1, $2)
-         ON CONFLICT (sha256) DO UPDATE SET created_at = now() RETURNING *`,
+         ON CONFLICT (sha256) DO UPDATE SET created_at = now() RETURNING *, (xmax = 0) AS inserted`,
         [blob.sha256, blob.size],
       );
+      // A row that existed was committed by a writer whose object was in place (and stays
+      // while a row exists); a new row's object was promoted before this transaction took
+      // the row's lock, and a sweep may have deleted it in between: checked before COMMIT.
+      if (row!.inserted === true) this.insertedBlobs.add(blob);
       return toBlob(row!);
     }
     const [row] = await this.q(`UPDATE package_blob SET created_at = now() WHERE id = $1 RETURNING *`, [blob.id]);

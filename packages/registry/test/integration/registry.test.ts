@@ -54,25 +54,33 @@ describe.each(kinds)('registry write path on %s', (kind) => {
     expect(pkg.lowerName).toBe('tool');
     expect(version.version).toBe('1.0');
     expect(file.sha256).toBe(staged.sha256);
-    expect(await blobs.stat(staged.sha256)).toEqual({ size: 10 });
+    expect(await blobs.stat(staged.sha256)).toMatchObject({ size: 10 });
     expect(await registry.getPackage(ownerId, 'generic', 'TOOL')).toMatchObject({ id: pkg.id });
   });
 
-  it('rolls everything back and discards the staged bytes when the transaction fails', async () => {
+  it('rolls the rows back when the transaction fails, leaving an object without a row for the sweep', async () => {
     const before = { packages: await count('package'), blobs: await count('package_blob') };
     const staged = await registry.stageBlob(bytes(`doomed ${randomBytes(4).toString('hex')}`));
     await expect(
-      registry.write(async (tx) => {
-        const pkg = await tx.getOrCreatePackage({ ownerId, type: 'generic', name: 'doomed' });
-        const { version } = await tx.getOrCreateVersion({ packageId: pkg.id, version: '1' });
-        await tx.addFile({ versionId: version.id, name: 'x', blob: staged });
-        throw new Error('something later failed');
-      }),
+      registry.write(
+        async (tx) => {
+          const pkg = await tx.getOrCreatePackage({ ownerId, type: 'generic', name: 'doomed' });
+          const { version } = await tx.getOrCreateVersion({ packageId: pkg.id, version: '1' });
+          await tx.addFile({ versionId: version.id, name: 'x', blob: staged });
+          throw new Error('something later failed');
+        },
+        { staged: [staged] },
+      ),
     ).rejects.toThrow('something later failed');
     expect(await count('package')).toBe(before.packages);
     expect(await count('package_blob')).toBe(before.blobs);
-    expect(await blobs.stat(staged.sha256)).toBeNull();
+    // Promoted before the transaction: the object is there, unreachable, until swept.
+    expect(await blobs.stat(staged.sha256)).toMatchObject({ size: staged.size });
     expect(await tmpFiles()).toBe(0);
+    expect(await registry.sweepOrphanBlobs({ olderThanMs: 60_000 })).toMatchObject({ objects: 0 });
+    expect(await blobs.stat(staged.sha256)).not.toBeNull();
+    expect(await registry.sweepOrphanBlobs({ olderThanMs: 0 })).toMatchObject({ objects: 1, bytes: staged.size });
+    expect(await blobs.stat(staged.sha256)).toBeNull();
   });
 
   it('refuses a duplicate file with 409 and leaves the first', async () => {
@@ -88,7 +96,8 @@ describe.each(kinds)('registry write path on %s', (kind) => {
     await expect(
       registry.createPackageAndAddFile({ ownerId, type: 'generic', name: 'big', version: '1', file: { name: 'big', blob: staged } }),
     ).rejects.toMatchObject({ status: 413, code: 'quota_exceeded' });
-    expect(await blobs.stat(staged.sha256)).toBeNull();
+    expect(await registry.getOwnerFile(ownerId, 'generic', 'big')).toBeNull();
+    expect((await db.dataSource.query(`SELECT 1 FROM package_blob WHERE sha256 = $1`, [staged.sha256])).length).toBe(0);
   });
 
   it('refuses nested writes instead of deadlocking', async () => {

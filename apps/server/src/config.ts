@@ -1,11 +1,41 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_PASSWORD_HASHING, DEFAULT_SIGN_IN_LIMITS, type PasswordHashingLimits, type SignInLimits } from '@forge/auth';
+import { parseDuration } from '@forge/core';
 import { parseTrustProxy } from './client-address.js';
+
+/** Where blobs live: the local filesystem, or an S3-compatible bucket (uploads staged locally). */
+export type StorageConfig =
+  | { kind: 'local'; path: string }
+  | {
+      kind: 's3';
+      /** Local directory whose `tmp/` holds uploads being staged (`FORGE_STORAGE_PATH`). */
+      path: string;
+      endpoint?: string;
+      publicEndpoint?: string;
+      region: string;
+      bucket: string;
+      prefix: string;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      forcePathStyle: boolean;
+    };
+
+/** How blob downloads leave the server (`FORGE_SERVE_DIRECT`). */
+export interface ServeDirectConfig {
+  /** `off`: streamed by the server; `redirect`: 302 to a presigned S3 URL; `accel`: X-Accel-Redirect to nginx. */
+  mode: 'off' | 'redirect' | 'accel';
+  /** Lifetime of a presigned URL, seconds (`FORGE_SERVE_DIRECT_EXPIRY`, default 5m). */
+  expirySeconds: number;
+  /** nginx `internal` location that maps to the blob directory (`FORGE_ACCEL_LOCATION`). */
+  accelLocation: string;
+}
 
 /**
  * Server configuration, read from the environment only (twelve-factor: the same variables
  * drive `npm start`, docker-compose and tests). Every setting has a default that works
- * on a fresh machine: PGlite and local blobs under ./data.
+ * on a fresh machine: PGlite and local blobs under ./data. A secret may come from a file
+ * instead (`FORGE_SECRET_FILE`, `DATABASE_URL_FILE`, `FORGE_S3_*_FILE`: Docker secrets).
  */
 export interface ForgeConfig {
   /** Port to listen on (`PORT`, default 3000). */
@@ -19,7 +49,15 @@ export interface ForgeConfig {
   /** PostgreSQL URL (`DATABASE_URL`); unset means the embedded PGlite under dataDir. */
   databaseUrl?: string;
   databasePoolSize: number;
-  storage: { kind: 'local'; path: string };
+  storage: StorageConfig;
+  serveDirect: ServeDirectConfig;
+  /** Server processes sharing the port (`FORGE_WORKERS`, default 1; PostgreSQL only). */
+  workers: number;
+  /**
+   * Age before unreferenced blobs, objects without a row and staging leftovers may be
+   * removed (`FORGE_BLOB_GRACE`, default 1h). It must exceed the longest upload.
+   */
+  blobGraceMs: number;
   /** Upper bound for one uploaded body (`FORGE_MAX_UPLOAD_BYTES`, default 16 GiB). */
   maxUploadBytes: number;
   /** Bytes one owner may store (`FORGE_OWNER_QUOTA_BYTES`, default unlimited). */
@@ -42,6 +80,9 @@ export interface ForgeConfig {
   passwordHashing: PasswordHashingLimits;
 }
 
+/** Settings that may instead be read from the file named by `<NAME>_FILE`. */
+export const SECRET_FILE_VARS = ['DATABASE_URL', 'FORGE_SECRET', 'FORGE_S3_ACCESS_KEY_ID', 'FORGE_S3_SECRET_ACCESS_KEY'] as const;
+
 /** Every environment variable loadConfig reads (docs and the deployment test check against it). */
 export const CONFIG_ENV_VARS = [
   'PORT',
@@ -52,6 +93,19 @@ export const CONFIG_ENV_VARS = [
   'FORGE_DB_POOL_SIZE',
   'FORGE_STORAGE',
   'FORGE_STORAGE_PATH',
+  'FORGE_S3_ENDPOINT',
+  'FORGE_S3_PUBLIC_ENDPOINT',
+  'FORGE_S3_REGION',
+  'FORGE_S3_BUCKET',
+  'FORGE_S3_PREFIX',
+  'FORGE_S3_ACCESS_KEY_ID',
+  'FORGE_S3_SECRET_ACCESS_KEY',
+  'FORGE_S3_FORCE_PATH_STYLE',
+  'FORGE_SERVE_DIRECT',
+  'FORGE_SERVE_DIRECT_EXPIRY',
+  'FORGE_ACCEL_LOCATION',
+  'FORGE_WORKERS',
+  'FORGE_BLOB_GRACE',
   'FORGE_MAX_UPLOAD_BYTES',
   'FORGE_OWNER_QUOTA_BYTES',
   'FORGE_SECRET',
@@ -64,9 +118,24 @@ export const CONFIG_ENV_VARS = [
   'FORGE_SIGNIN_WINDOW_SECONDS',
   'FORGE_PASSWORD_HASH_CONCURRENCY',
   'FORGE_PASSWORD_HASH_QUEUE',
+  ...SECRET_FILE_VARS.map((name) => `${name}_FILE` as const),
 ] as const;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ForgeConfig {
+  const read = (name: string): string | undefined => {
+    const value = env[name];
+    const file = (SECRET_FILE_VARS as readonly string[]).includes(name) ? env[`${name}_FILE`] : undefined;
+    if (file) {
+      if (value) throw new Error(`set either ${name} or ${name}_FILE, not both`);
+      try {
+        // A trailing newline (echo > file) is not part of the secret.
+        return readFileSync(path.resolve(cwd, file), 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        throw new Error(`${name}_FILE: cannot read ${file}: ${(err as Error).message}`);
+      }
+    }
+    return value === '' ? undefined : value;
+  };
   const port = integer(env.PORT, 3000, 'PORT');
   const dataDir = path.resolve(cwd, env.FORGE_DATA_DIR ?? 'data');
   const baseUrl = (env.FORGE_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
@@ -75,21 +144,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   } catch {
     throw new Error(`FORGE_BASE_URL is not a URL: ${baseUrl}`);
   }
-  const storageKind = env.FORGE_STORAGE ?? 'local';
-  if (storageKind !== 'local') throw new Error(`FORGE_STORAGE=${storageKind} is not supported; use "local"`);
   const logLevel = (env.LOG_LEVEL ?? 'info') as ForgeConfig['logLevel'];
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new Error(`LOG_LEVEL must be debug, info, warn, error or silent`);
+  const storage = loadStorage(env, read, dataDir);
+  const serveDirect = loadServeDirect(env, storage);
+  const databaseUrl = read('DATABASE_URL');
+  const workers = integer(env.FORGE_WORKERS, 1, 'FORGE_WORKERS');
+  if (workers < 1) throw new Error('FORGE_WORKERS must be at least 1');
   return {
     port,
     listen: env.FORGE_LISTEN ?? '0.0.0.0',
     baseUrl,
     dataDir,
-    databaseUrl: env.DATABASE_URL || undefined,
+    databaseUrl,
     databasePoolSize: integer(env.FORGE_DB_POOL_SIZE, 10, 'FORGE_DB_POOL_SIZE'),
-    storage: { kind: 'local', path: path.resolve(dataDir, env.FORGE_STORAGE_PATH ?? 'blobs') },
+    storage,
+    serveDirect,
+    workers,
+    blobGraceMs: parseDuration(env.FORGE_BLOB_GRACE || '1h', 'FORGE_BLOB_GRACE'),
     maxUploadBytes: integer(env.FORGE_MAX_UPLOAD_BYTES, 16 * 1024 ** 3, 'FORGE_MAX_UPLOAD_BYTES'),
     ownerQuotaBytes: env.FORGE_OWNER_QUOTA_BYTES ? integer(env.FORGE_OWNER_QUOTA_BYTES, 0, 'FORGE_OWNER_QUOTA_BYTES') : undefined,
-    secret: env.FORGE_SECRET || undefined,
+    secret: read('FORGE_SECRET'),
     logLevel,
     accessLog: !['0', 'false', 'no', 'off'].includes(String(env.FORGE_ACCESS_LOG ?? '1').toLowerCase()),
     disableRegistration: ['1', 'true', 'yes', 'on'].includes(String(env.FORGE_DISABLE_REGISTRATION ?? '').toLowerCase()),
@@ -117,9 +192,69 @@ function positive(value: string | undefined, fallback: number, name: string): nu
   return n;
 }
 
+function loadStorage(env: NodeJS.ProcessEnv, read: (name: string) => string | undefined, dataDir: string): StorageConfig {
+  const kind = env.FORGE_STORAGE || 'local';
+  const storagePath = path.resolve(dataDir, env.FORGE_STORAGE_PATH ?? 'blobs');
+  if (kind === 'local') return { kind: 'local', path: storagePath };
+  if (kind !== 's3') throw new Error(`FORGE_STORAGE=${kind} is not supported; use "local" or "s3"`);
+  const bucket = env.FORGE_S3_BUCKET;
+  if (!bucket) throw new Error('FORGE_STORAGE=s3 needs FORGE_S3_BUCKET');
+  const endpoint = optionalUrl(env.FORGE_S3_ENDPOINT, 'FORGE_S3_ENDPOINT');
+  const accessKeyId = read('FORGE_S3_ACCESS_KEY_ID');
+  const secretAccessKey = read('FORGE_S3_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new Error('set both FORGE_S3_ACCESS_KEY_ID and FORGE_S3_SECRET_ACCESS_KEY, or neither (the AWS default credential chain)');
+  }
+  return {
+    kind: 's3',
+    path: storagePath,
+    endpoint,
+    publicEndpoint: optionalUrl(env.FORGE_S3_PUBLIC_ENDPOINT, 'FORGE_S3_PUBLIC_ENDPOINT'),
+    region: env.FORGE_S3_REGION || 'us-east-1',
+    bucket,
+    prefix: env.FORGE_S3_PREFIX ?? '',
+    accessKeyId,
+    secretAccessKey,
+    // MinIO, Garage and Ceph are usually reached by path; AWS by virtual host.
+    forcePathStyle: flag(env.FORGE_S3_FORCE_PATH_STYLE, endpoint !== undefined, 'FORGE_S3_FORCE_PATH_STYLE'),
+  };
+}
+
+function loadServeDirect(env: NodeJS.ProcessEnv, storage: StorageConfig): ServeDirectConfig {
+  const mode = (env.FORGE_SERVE_DIRECT || 'off') as ServeDirectConfig['mode'];
+  if (!['off', 'redirect', 'accel'].includes(mode)) throw new Error(`FORGE_SERVE_DIRECT must be off, redirect or accel, got "${mode}"`);
+  if (mode === 'redirect' && storage.kind !== 's3') throw new Error('FORGE_SERVE_DIRECT=redirect needs FORGE_STORAGE=s3 (presigned URLs)');
+  if (mode === 'accel' && storage.kind !== 'local') throw new Error('FORGE_SERVE_DIRECT=accel needs FORGE_STORAGE=local (nginx reads the blob files)');
+  const expiryMs = parseDuration(env.FORGE_SERVE_DIRECT_EXPIRY || '5m', 'FORGE_SERVE_DIRECT_EXPIRY');
+  // SigV4 presigned URLs live at most 7 days; less than a second cannot be signed.
+  if (expiryMs < 1000 || expiryMs > 7 * 86_400_000) throw new Error('FORGE_SERVE_DIRECT_EXPIRY must be between 1s and 7d');
+  const accelLocation = env.FORGE_ACCEL_LOCATION || '/_forge_blobs/';
+  if (!/^\/[A-Za-z0-9._~/-]*\/$/.test(accelLocation)) throw new Error(`FORGE_ACCEL_LOCATION must be a path that starts and ends with "/", got "${accelLocation}"`);
+  return { mode, expirySeconds: Math.floor(expiryMs / 1000), accelLocation };
+}
+
 function integer(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
   return n;
+}
+
+function flag(value: string | undefined, fallback: boolean, name: string): boolean {
+  if (value === undefined || value === '') return fallback;
+  const v = value.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error(`${name} must be 1 or 0 (true/false, yes/no, on/off), got "${value}"`);
+}
+
+function optionalUrl(value: string | undefined, name: string): string | undefined {
+  if (!value) return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new Error(`${name} must be an http(s) URL, got "${value}"`);
+  }
+  return value.replace(/\/+$/, '');
 }

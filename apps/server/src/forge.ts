@@ -1,7 +1,7 @@
 import type { RequestListener } from 'node:http';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
-import { assertNoEncodedNul, type Logger, type PackageTypeModule } from '@forge/core';
+import { assertNoEncodedNul, type BlobStore, type Logger, type PackageTypeModule } from '@forge/core';
 import {
   authenticate,
   OwnerService,
@@ -13,13 +13,13 @@ import {
   TokenService,
   tokenApiRouter,
 } from '@forge/auth';
-import { createLocalBlobStore } from '@forge/blob-store';
+import { createLocalBlobStore, createS3BlobStore } from '@forge/blob-store';
 import { LocalEvents, openDatabase, PostgresEvents, type Database, type DatabaseOptions } from '@forge/db';
 import { OwnerKeyService, SecretBox } from '@forge/keys';
 import { Registry } from '@forge/registry';
 import { createWebUi, UiContributions } from '@forge/web';
 import { clientAddressResolver, parseTrustProxy } from './client-address.js';
-import type { ForgeConfig } from './config.js';
+import type { ForgeConfig, StorageConfig } from './config.js';
 import { FastLane } from './fast-lane.js';
 import { errorHandler, notFound, requestLog } from './http-errors.js';
 import { registerModules, validateModules } from './load-modules.js';
@@ -41,7 +41,7 @@ export interface Forge {
   config: ForgeConfig;
   logger: Logger;
   db: Database;
-  blobs: ReturnType<typeof createLocalBlobStore>;
+  blobs: BlobStore;
   owners: OwnerService;
   tokens: TokenService;
   /** Password checks: throttled per account and address, hashed with bounded concurrency. */
@@ -64,9 +64,6 @@ function onlyUnder(prefix: string, handler: RequestHandler): RequestHandler {
   return (req, res, next) => (req.url.startsWith(prefix) ? handler(req, res, next) : next());
 }
 
-/** Staging files older than this at start-up were left by a crash. */
-const STALE_STAGING_MS = 60 * 60 * 1000;
-
 export async function createForge(options: ForgeOptions): Promise<Forge> {
   const { config, modules } = options;
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -77,6 +74,16 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     pgliteDir: config.databaseUrl ? undefined : path.join(config.dataDir, 'pgdata'),
     poolSize: config.databasePoolSize,
   };
+  // The blob store first: its check is quick, and a wrong endpoint or secret should be
+  // reported before the database is opened and migrated.
+  const blobs = createBlobStore(config.storage);
+  const destroyBlobs = () => (blobs as { destroy?: () => void }).destroy?.();
+  try {
+    await blobs.check();
+  } catch (err) {
+    destroyBlobs();
+    throw err;
+  }
   const db = await openDatabase(
     databaseOptions,
     {
@@ -84,7 +91,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       migrations: modules.map((m) => m.migrations ?? []),
     },
   );
-  const shutdownHooks: Array<() => Promise<void> | void> = [];
+  const shutdownHooks: Array<() => Promise<void> | void> = [destroyBlobs];
   const close = async () => {
     for (const hook of shutdownHooks.reverse()) await hook();
     await db.close();
@@ -92,8 +99,8 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
   try {
     await db.migrate();
     const secret = await loadServerSecret(config.secret, config.dataDir);
-    const blobs = createLocalBlobStore({ root: config.storage.path });
-    await blobs.sweepStaging(STALE_STAGING_MS);
+    // Staging left by a crash; the grace spares uploads other processes are running.
+    await blobs.sweepStaging(config.blobGraceMs);
 
     const ds = db.dataSource;
     const events = await startClusterEvents(db, databaseOptions.url, logger);
@@ -116,7 +123,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     events.subscribe('tokens', () => tokens.clearCache());
     events.subscribe('keys', () => keys.clearCache());
     const ui = new UiContributions();
-    const serveBlob = createServeBlob(blobs);
+    const serveBlob = createServeBlob(blobs, config.serveDirect);
     const host = { baseUrl: config.baseUrl, hostName: new URL(config.baseUrl).hostname, maxUploadBytes: config.maxUploadBytes };
 
     const app = express();
@@ -216,6 +223,21 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     await close().catch(() => {});
     throw err;
   }
+}
+
+function createBlobStore(storage: StorageConfig): BlobStore {
+  if (storage.kind === 'local') return createLocalBlobStore({ root: storage.path });
+  return createS3BlobStore({
+    endpoint: storage.endpoint,
+    publicEndpoint: storage.publicEndpoint,
+    region: storage.region,
+    bucket: storage.bucket,
+    prefix: storage.prefix,
+    accessKeyId: storage.accessKeyId,
+    secretAccessKey: storage.secretAccessKey,
+    forcePathStyle: storage.forcePathStyle,
+    stagingDir: path.join(storage.path, 'tmp'),
+  });
 }
 
 /** Change notices over PostgreSQL's LISTEN/NOTIFY when several processes may share the database. */

@@ -2,6 +2,8 @@ import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { RangeNotSatisfiableError, type BlobStore, type ByteRange, type ServeBlob, type ServeBlobOptions } from '@forge/core';
+import { blobKey } from '@forge/blob-store';
+import type { ServeDirectConfig } from './config.js';
 
 /**
  * Local blobs are sent from a small pool of reused buffers: each download reads a chunk
@@ -63,7 +65,18 @@ async function sendLocalFile(file: string, res: Response, start: number, end: nu
   }
 }
 
-export function createServeBlob(blobs: BlobStore): ServeBlob {
+/**
+ * Serves a blob after the caller's access check: headers, conditional requests and range
+ * validation here, then the bytes by one of three ways (`FORGE_SERVE_DIRECT`):
+ * - `off`: streamed by this process (local files from the buffer pool, S3 objects piped);
+ * - `redirect`: `302` to a presigned GET of the object, valid `expirySeconds`, carrying the
+ *   response headers as S3 `response-*` overrides; the client sends its `Range` there;
+ * - `accel`: an empty answer with `X-Accel-Redirect` to nginx's internal location, which
+ *   sends the file with sendfile and applies the `Range` itself (docs/deployment.md).
+ * HEAD, `304` and `416` are always answered here: nothing to move, and the same headers
+ * whatever the mode.
+ */
+export function createServeBlob(blobs: BlobStore, direct: ServeDirectConfig = { mode: 'off', expirySeconds: 300, accelLocation: '/_forge_blobs/' }): ServeBlob {
   return async (req: Request, res: Response, options: ServeBlobOptions) => {
     const etag = `"${options.sha256}"`;
     res.setHeader('Content-Type', options.contentType);
@@ -80,6 +93,20 @@ export function createServeBlob(blobs: BlobStore): ServeBlob {
     let range: ByteRange | undefined;
     const ifRange = req.headers['if-range'];
     if (req.headers.range && (!ifRange || ifRange === etag)) range = parseRange(req.headers.range, options.size);
+
+    if (req.method === 'GET' && options.size > 0) {
+      if (direct.mode === 'accel') return accel(res, options, direct.accelLocation);
+      if (direct.mode === 'redirect') {
+        const url = await blobs.presignGet(options.sha256, {
+          expiresInSeconds: direct.expirySeconds,
+          contentType: options.contentType,
+          cacheControl: header(res, 'Cache-Control'),
+          contentDisposition: header(res, 'Content-Disposition'),
+          contentEncoding: header(res, 'Content-Encoding'),
+        });
+        if (url) return redirect(res, url);
+      }
+    }
 
     if (range) {
       res.status(206);
@@ -104,6 +131,36 @@ export function createServeBlob(blobs: BlobStore): ServeBlob {
       if (!res.destroyed && !req.socket?.destroyed) throw err;
     }
   };
+}
+
+/**
+ * nginx replaces this empty answer with the file at `<location>aa/bb/<sha256>`, keeping
+ * Content-Type, Cache-Control, Content-Disposition and Accept-Ranges from it; the
+ * documented location restores ETag and Content-Encoding from `$upstream_http_*`.
+ */
+function accel(res: Response, options: ServeBlobOptions, location: string): void {
+  res.status(200);
+  res.setHeader('X-Accel-Redirect', `${location}${blobKey(options.sha256)}`);
+  // Whatever nginx reads from an upstream answer it discards; an empty body keeps the
+  // upstream connection reusable.
+  res.setHeader('Content-Length', '0');
+  res.end();
+}
+
+/** A presigned URL is a bearer credential for a few minutes: the redirect itself is never cached. */
+function redirect(res: Response, url: string): void {
+  for (const name of ['ETag', 'Accept-Ranges', 'Content-Disposition', 'Content-Encoding']) res.removeHeader(name);
+  res.status(302);
+  res.setHeader('Location', url);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Length', '0');
+  res.end();
+}
+
+function header(res: Response, name: string): string | undefined {
+  const value = res.getHeader(name);
+  return value === undefined ? undefined : String(value);
 }
 
 /**

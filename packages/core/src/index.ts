@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './logger.js';
 export * from './owners.js';
 export * from './blob-store.js';
+export * from './duration.js';
 export * from './registry.js';
 export * from './keys.js';
 export * from './access.js';

@@ -56,7 +56,9 @@ events { worker_connections 1024; }
 http {
   include /etc/nginx/mime.types;
   default_type application/octet-stream;
-  log_format forge '$request_method $request_uri $status $upstream_addr $body_bytes_sent';
+  # Whether the client sent credentials (never the credentials themselves).
+  map $http_authorization $sent_authorization { "" "-"; default "authorization"; }
+  log_format forge '$request_method $request_uri $status $upstream_addr $body_bytes_sent $sent_authorization $request_time';
   access_log ${accessLog} forge;
   client_body_temp_path ${dir}/tmp/body;
   proxy_temp_path ${dir}/tmp/proxy;

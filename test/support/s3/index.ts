@@ -113,6 +113,8 @@ export interface Fault {
   times?: number;
   /** Instead of an error answer, drop the connection. */
   hangUp?: boolean;
+  /** Instead of failing, hold the request this long and then serve it. */
+  delayMs?: number;
 }
 
 export interface S3TestServer {
@@ -127,6 +129,8 @@ export interface S3TestServer {
   /** Every request received, in order. */
   requests: RecordedRequest[];
   failNext(fault: Fault): void;
+  /** Forgets every pending fault. */
+  clearFaults(): void;
   /** Keys of multipart uploads begun and neither completed nor aborted. */
   multipartUploads(bucket?: string): Promise<string[]>;
   /** Keys of stored objects (from s3rver's directory). */
@@ -144,7 +148,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
   const region = options.region ?? 'us-east-1';
   const secrets = new Map([[S3RVER_ACCESS_KEY_ID, S3RVER_SECRET_ACCESS_KEY]]);
   const requests: RecordedRequest[] = [];
-  const faults: Array<Required<Omit<Fault, 'hangUp'>> & { hangUp: boolean }> = [];
+  const faults: Array<Required<Omit<Fault, 'hangUp' | 'delayMs'>> & { hangUp: boolean; delayMs: number }> = [];
 
   const server = new S3rver({
     address: '127.0.0.1',
@@ -162,11 +166,14 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
       const fault = faults.find((f) => f.match({ method: ctx.method, path: url.pathname, query: url.searchParams }));
       if (fault) {
         if (--fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
-        if (fault.hangUp) {
+        if (fault.delayMs > 0) {
+          await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+        } else if (fault.hangUp) {
           ctx.req.socket.destroy();
           return;
+        } else {
+          throw new S3Error(fault.code, `injected fault (${fault.code})`);
         }
-        throw new S3Error(fault.code, `injected fault (${fault.code})`);
       }
       await verifySignature(ctx, url, secrets);
       const [, bucket, ...keyParts] = url.pathname.split('/');
@@ -200,7 +207,8 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
     secretAccessKey: S3RVER_SECRET_ACCESS_KEY,
     dir,
     requests,
-    failNext: (fault) => faults.push({ code: 'InternalError', times: 1, hangUp: false, ...fault }),
+    failNext: (fault) => faults.push({ code: 'InternalError', times: 1, hangUp: false, delayMs: 0, ...fault }),
+    clearFaults: () => void faults.splice(0),
     multipartUploads: async (bucket = buckets[0]!) => (await uploadsOf(dir, bucket)).map((u) => u.key),
     objectKeys: async (bucket = buckets[0]!) => objectKeysIn(path.join(dir, bucket), ''),
     close: async () => {

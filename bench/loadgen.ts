@@ -25,6 +25,11 @@ export interface LoadJob {
   authorization?: string;
   /** Repeat the whole list this many times (default 1); timings cover all passes. */
   passes?: number;
+  /**
+   * Follow `302`/`307` answers to their `Location` (an absolute http URL, e.g. a presigned
+   * S3 URL), on keep-alive connections of their own; the followed answer is what counts.
+   */
+  followRedirects?: boolean;
 }
 
 export interface LoadResult {
@@ -43,8 +48,9 @@ class Connection {
   #state: 'head' | 'body' = 'head';
   #remaining = 0;
   #status = 0;
+  #location: string | undefined;
   #bodyBytes = 0;
-  #done: ((r: { status: number; bytes: number }) => void) | null = null;
+  #done: ((r: { status: number; bytes: number; location?: string }) => void) | null = null;
   #fail: ((e: Error) => void) | null = null;
   readonly ready: Promise<void>;
 
@@ -59,7 +65,7 @@ class Connection {
     this.#socket.on('close', () => this.#fail?.(new Error('connection closed by the server')));
   }
 
-  request(head: string): Promise<{ status: number; bytes: number }> {
+  request(head: string): Promise<{ status: number; bytes: number; location?: string }> {
     return new Promise((resolve, reject) => {
       this.#done = resolve;
       this.#fail = reject;
@@ -81,6 +87,7 @@ class Connection {
     const rest = this.#buf.subarray(end + 4);
     this.#buf = Buffer.alloc(0);
     this.#status = Number(head.slice(9, 12));
+    this.#location = /\r\nlocation:\s*(\S+)/i.exec(head)?.[1];
     const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
     if (!m) {
       this.#fail?.(new Error(`response without Content-Length: ${head.split('\r\n')[0]}`));
@@ -104,7 +111,7 @@ class Connection {
     const done = this.#done!;
     this.#done = null;
     this.#fail = null;
-    done({ status: this.#status, bytes: this.#bodyBytes });
+    done({ status: this.#status, bytes: this.#bodyBytes, location: this.#location });
   }
 
   close(): void {
@@ -127,12 +134,26 @@ export async function runJob(job: LoadJob): Promise<LoadResult> {
   const latencies: number[] | undefined = job.kind === 'seq' ? [] : undefined;
   let next = 0;
   const started = performance.now();
+  const redirected: Connection[] = [];
   await Promise.all(
     conns.map(async (c) => {
+      // This worker's connections to the hosts it is redirected to, by origin.
+      const elsewhere = new Map<string, Connection>();
       while (next < all.length) {
         const head = all[next++]!;
         const t0 = latencies ? performance.now() : 0;
-        const r = await c.request(head);
+        let r = await c.request(head);
+        if (job.followRedirects && (r.status === 302 || r.status === 307) && r.location) {
+          const url = new URL(r.location);
+          let target = elsewhere.get(url.host);
+          if (!target) {
+            target = new Connection(url.hostname, Number(url.port || 80));
+            await target.ready;
+            elsewhere.set(url.host, target);
+            redirected.push(target);
+          }
+          r = await target.request(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: forge-bench\r\nAccept: */*\r\n\r\n`);
+        }
         if (latencies) latencies.push(performance.now() - t0);
         bytes += r.bytes;
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
@@ -140,7 +161,7 @@ export async function runJob(job: LoadJob): Promise<LoadResult> {
     }),
   );
   const ms = performance.now() - started;
-  for (const c of conns) c.close();
+  for (const c of [...conns, ...redirected]) c.close();
   return { ms, requests: all.length, bytes, statuses, latencies };
 }
 

@@ -23,6 +23,7 @@ import {
   type NixClient,
 } from '../test/support/nix/index.js';
 import { runBigNar } from './lib/bignar.js';
+import { runDirect } from './lib/direct.js';
 import { startNginx, findNginx, type Nginx } from './lib/nginx.js';
 import { Progress } from './lib/progress.js';
 import { summarize, toCsv, toMarkdown, writeChart, type Measurement } from './lib/report.js';
@@ -37,7 +38,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     out: { type: 'string' },
     dbs: { type: 'string', default: 'pglite,postgres' },
-    only: { type: 'string', default: 'push,narinfo,nar,wrk,scale,bignar' },
+    only: { type: 'string', default: 'push,narinfo,nar,wrk,direct,scale,bignar' },
     paths: { type: 'string' },
     mib: { type: 'string' },
     seed: { type: 'string', default: '2024' },
@@ -59,7 +60,7 @@ if (args.help) {
   --reps N             repetitions of every metric (default 3; quick 1)
   --out DIR            where results go (default bench/out/<date>-<commit>; full runs also write bench/results/)
   --dbs LIST           pglite,postgres (default both)
-  --only LIST          push,narinfo,nar,wrk,scale,bignar (default all)
+  --only LIST          push,narinfo,nar,wrk,direct,scale,bignar (default all; direct needs postgres)
   --paths N --mib M    closure size (default 320 paths, 640 MiB of file content)
   --seed S             closure seed (default 2024): same seed, same store paths
   --wrk-seconds S      duration of each wrk run (default 10)
@@ -116,6 +117,7 @@ function estimateSteps(): number {
   if (only.has('narinfo')) n += reps * t + t;
   if (only.has('nar')) n += reps * 6 * t + 2 * t;
   if (only.has('wrk')) n += reps * 2 * t;
+  if (only.has('direct') && dbs.includes('postgres')) n += 6 + reps * 8 * 2 + reps * 2;
   if (only.has('scale')) n += dbs.length * 2;
   if (only.has('bignar')) n += dbs.length;
   return n + 1;
@@ -305,6 +307,32 @@ async function main(): Promise<void> {
           progress.tick(`wrk ${kind === 'hit' ? 'hits' : 'misses'} #${rep} → ${t.name}: ${r.rps.toFixed(0)} req/s, p50 ${(r.p50_us / 1000).toFixed(2)} ms, p99 ${(r.p99_us / 1000).toFixed(2)} ms`);
         }
       }
+    }
+  }
+
+  // ---- 7b. serving directly (accel behind nginx, S3 redirects) and FORGE_WORKERS=2 ----
+  if (only.has('direct')) {
+    const postgres = servers.find((s) => s.kind === 'postgres');
+    if (!postgres) {
+      log('direct: skipped (it needs PostgreSQL: --dbs …,postgres)');
+    } else {
+      await runDirect({
+        work,
+        postgres,
+        nginxTarget,
+        cachesRoot: caches,
+        narPaths: (c) => narPaths.get(`forge-postgres/${c}`)!,
+        nginxNarPaths: (c) => narPaths.get(`nginx/${c}`)!,
+        narinfoHashes: hashes,
+        client,
+        closureRoots: closure.roots,
+        reps,
+        wrkSeconds,
+        nginxWorkers: args['nginx-workers']!,
+        accessLog: args['access-log']!,
+        progress,
+        record,
+      });
     }
   }
 

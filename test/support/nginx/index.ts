@@ -39,7 +39,7 @@ export interface RunningNginx {
 }
 
 /** Starts nginx with `httpBlocks` (upstream and server blocks, as in conf.d) in `dir`. */
-export async function startNginx(options: { dir: string; httpBlocks: string; waitForPort: number; workers?: number }): Promise<RunningNginx> {
+export async function startNginx(options: { dir: string; httpBlocks: string; waitForPort: number; workers?: number | string }): Promise<RunningNginx> {
   const bin = findNginx();
   if (!bin) throw new Error('nginx not found (apt-get install nginx)');
   const { dir } = options;

@@ -57,6 +57,18 @@ describe.runIf(ready)('npm run bench -- --quick', () => {
       expect(rows.some((r) => r[4]!.startsWith('bignar_') && r[4]!.endsWith('_push') && r[6] === server && Number(r[15]) > 0), `big-NAR RSS for ${server}`).toBe(true);
     }
     expect(have('narinfo_all', 'nginx') && have('push_zstd', 'nginx-dav')).toBe(true);
+    if (kinds.includes('postgres')) {
+      // Serving directly and FORGE_WORKERS (bench/lib/direct.ts), each with its reference.
+      for (const [metric, target, reference] of [
+        ['nar_c1_none_accel', 'forge-accel', 'nginx'],
+        ['nar_c16_zstd_accel', 'forge-accel', 'nginx'],
+        ['nar_c1_none_s3', 'forge-redirect', 's3-direct'],
+        ['nar_c16_zstd_s3', 'forge-redirect', 's3-direct'],
+        ['narinfo_hit_c64_rps_2w', 'forge-postgres-2w', 'nginx-2w'],
+      ] as const) {
+        expect(have(metric, target) && have(metric, reference), `${metric}: ${target} and ${reference}`).toBe(true);
+      }
+    }
     // Ratios to nginx are computed in the same run.
     expect(rows.find((r) => r[4] === 'narinfo_all' && r[6] === `forge-${kinds[0]}`)![13]).toMatch(/^\d/);
 

@@ -11,8 +11,10 @@ export interface ServeBlobOptions {
 }
 
 /**
- * Serves a stored blob: HEAD, single byte ranges (206 / 416) with `Accept-Ranges: bytes`,
- * an ETag from the content hash, and never a `Content-Encoding` (Nix decodes NARs itself;
- * the header would make it decode twice).
+ * Serves a stored blob, after the caller's access check: HEAD, single byte ranges (206 /
+ * 416) with `Accept-Ranges: bytes`, an ETag from the content hash, and no
+ * `Content-Encoding` unless given in `headers` (Nix decodes NARs itself; the header would
+ * make it decode twice). The bytes go through the server, or by the host's
+ * `FORGE_SERVE_DIRECT` as a redirect to a presigned URL or an nginx X-Accel-Redirect.
  */
 export type ServeBlob = (req: Request, res: Response, options: ServeBlobOptions) => Promise<void>;

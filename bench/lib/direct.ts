@@ -77,7 +77,10 @@ export async function runDirect(o: DirectOptions): Promise<void> {
     const accelTarget: Target = { ...o.nginxTarget, name: 'forge-accel', port: accelPort, base: (c) => `/api/packages/p-${c}-1/nix`, pid: accel.pid, tree: false };
     progress.tick();
     for (const compression of compressions) {
+      // Both read from the page cache in the measured runs (with --only direct the main
+      // NAR stage has not warmed nginx's files).
       progress.step(`accel warm-up (${compression})`);
+      await loadgen(o.nginxTarget, { kind: 'pool', concurrency: 4, paths: o.nginxNarPaths(compression) });
       await loadgen(accelTarget, { kind: 'pool', concurrency: 4, paths: o.narPaths(compression) });
       progress.tick();
     }

@@ -2,7 +2,7 @@
  * `npm run bench`: the server against nginx on the same closure, in one run. See
  * docs/benchmarks.md for what is measured, how, and the latest results.
  *
- *   npm run bench                    # full run (about 25 minutes on 2 cores)
+ *   npm run bench                    # full run (about 25 minutes on 2 cores, 9 of them the direct stage)
  *   npm run bench -- --quick         # small closure, 1 repetition, small scale/big-NAR runs
  *   npm run bench -- --help
  */

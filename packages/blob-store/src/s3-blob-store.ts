@@ -329,7 +329,7 @@ export class S3BlobStore implements BlobStore {
       // The parts were verified one by one; the assembled object must have the staged size.
       const stored = await this.stat(file.sha256);
       if (stored?.size !== file.size) {
-        throw new ServiceUnavailableError(`the object store holds ${stored?.size ?? 'nothing'} bytes for blob ${file.sha256} after uploading ${file.size}`);
+        throw new ServiceUnavailableError(`the object store holds ${stored?.size ?? 'nothing'} bytes for blob ${file.sha256} after uploading ${file.size}`, 5);
       }
     } catch (error) {
       throw unavailable(error, `upload ${file.sha256}`);
@@ -441,6 +441,6 @@ export function describeS3Error(error: unknown): string {
 function unavailable(error: unknown, what: string): Error {
   if (error instanceof ServiceUnavailableError || error instanceof NotFoundError) return error;
   if ((error as Error)?.name === 'AbortError') return error as Error;
-  return new ServiceUnavailableError(`object store: cannot ${what}: ${describeS3Error(error)}`, { cause: error });
+  return new ServiceUnavailableError(`object store: cannot ${what}: ${describeS3Error(error)}`, 5, { cause: error });
 }
 

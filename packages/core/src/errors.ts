@@ -86,10 +86,14 @@ export class TooManyRequestsError extends ForgeError {
   }
 }
 
-/** The server is busy with a bounded resource (password hashing); `Retry-After` says when to try again. */
+/**
+ * The server is busy with a bounded resource (password hashing), or a service a request
+ * needs (the object store) is unreachable or failing; `Retry-After` says when to try
+ * again. Nix and curl treat a 503 as transient and retry.
+ */
 export class ServiceUnavailableError extends ForgeError {
-  constructor(message: string, retryAfterSeconds: number) {
-    super(503, 'unavailable', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+  constructor(message: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(503, 'unavailable', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }, options);
   }
 }
 
@@ -97,16 +101,6 @@ export class ServiceUnavailableError extends ForgeError {
 export class ClientAbortedError extends ForgeError {
   constructor(message = 'client disconnected') {
     super(499, 'client_aborted', message);
-  }
-}
-
-/**
- * A service the request needs (the object store) is unreachable or failing. 503: Nix and
- * curl treat it as transient and retry.
- */
-export class ServiceUnavailableError extends ForgeError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(503, 'service_unavailable', message, { 'Retry-After': '5' }, options);
   }
 }
 

@@ -83,7 +83,7 @@ export class Registry implements RegistryService {
           });
         } catch (error) {
           if (!(error instanceof BlobVanishedError)) throw error;
-          if (attempt >= MAX_WRITE_ATTEMPTS) throw new ServiceUnavailableError(`${error.message} (${attempt} attempts)`, { cause: error });
+          if (attempt >= MAX_WRITE_ATTEMPTS) throw new ServiceUnavailableError(`${error.message} (${attempt} attempts)`, 1, { cause: error });
           this.options.logger?.warn('a blob was swept between its promote and its transaction: promoting it again', {
             blobs: error.blobs.map((b) => b.sha256),
             attempt,

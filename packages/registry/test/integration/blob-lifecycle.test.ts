@@ -110,7 +110,7 @@ describe.each(kinds.flatMap((kind) => stores.map((store) => [kind, store] as con
           });
     store = new HookedStore(inner);
     registry = new Registry(db.dataSource, store, { logger });
-    ownerId = (await new OwnerService(db.dataSource).createUser({ username: 'owner', email: 'o@x.test', password: 'password1' })).id;
+    ownerId = (await new OwnerService(db.dataSource).createUser({ username: 'owner', email: 'o@x.test', password: 'owner-passphrase-1' })).id;
   });
   afterAll(async () => {
     await db?.close();

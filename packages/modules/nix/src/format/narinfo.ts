@@ -54,6 +54,24 @@ const COUNT = /^(0|[1-9][0-9]*)$/;
 // Control characters have no place in any value, and a tab or DEL in a URL or path is a mistake.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const REPEATABLE = new Set(['Sig']);
+
+/**
+ * Most `Sig:` lines a narinfo may carry. Nix sets no limit, but a narinfo holds one
+ * signature per key that signed it: one for a path built locally, two or three on
+ * cache.nixos.org after re-signing, a handful through a chain of caches. 64 is far above
+ * anything real, and bounds the signature checks one narinfo can cause (each is an
+ * ed25519 verification when served or checked).
+ */
+export const NARINFO_MAX_SIGNATURES = 64;
+
+/**
+ * Most store paths one `References:` line may list. Nix sets no limit; a path's direct
+ * references are the store paths its files mention, a few dozen usually, a few thousand for
+ * the largest environments (`buildEnv` of a whole package set, texlive's full scheme has
+ * about 4 000). 65 536 is far above that and bounds the rows one narinfo adds to the
+ * reference tables and the closure queries it feeds.
+ */
+export const NARINFO_MAX_REFERENCES = 65_536;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
@@ -91,7 +109,10 @@ export function parseNarInfo(input: string | Uint8Array, options: NarInfoOptions
 
   const seen = new Map<string, number>();
   const fields: Partial<Record<string, unknown>> = {};
+  // Signatures in file order without duplicates; the set keeps deduplication linear.
   const sigs: string[] = [];
+  const sigSet = new Set<string>();
+  let sigLines = 0;
 
   lines.forEach((line, index) => {
     const lineNo = index + 1;
@@ -163,8 +184,14 @@ export function parseNarInfo(input: string | Uint8Array, options: NarInfoOptions
         if (value !== '') fields.system = value;
         break;
       case 'Sig':
+        if (++sigLines > NARINFO_MAX_SIGNATURES) {
+          fail(`more than ${NARINFO_MAX_SIGNATURES} Sig lines (one per signing key is what Nix writes)`, key);
+        }
         wrap(() => parseSignature(value));
-        if (!sigs.includes(value)) sigs.push(value);
+        if (!sigSet.has(value)) {
+          sigSet.add(value);
+          sigs.push(value);
+        }
         break;
       case 'CA':
         // Nix treats an empty CA as absent (parseContentAddressOpt).
@@ -240,7 +267,11 @@ function parseReferences(value: string): StorePath[] {
   if (value === '') return [];
   const refs: StorePath[] = [];
   const seen = new Set<string>();
-  for (const ref of value.split(' ')) {
+  const names = value.split(' ', NARINFO_MAX_REFERENCES + 1);
+  if (names.length > NARINFO_MAX_REFERENCES) {
+    throw new NarInfoFormatError(`more than ${NARINFO_MAX_REFERENCES} references (the most this cache accepts for one store path)`);
+  }
+  for (const ref of names) {
     if (ref === '') throw new NarInfoFormatError('references must be separated by exactly one space');
     if (ref.startsWith('/')) {
       throw new NarInfoFormatError(`reference '${ref}' is a full path; References lists base names (<hash>-<name>)`);
@@ -254,7 +285,9 @@ function parseReferences(value: string): StorePath[] {
 
 /** Sorted bytewise (like Nix's `std::set<std::string>`) without duplicates. */
 function sortedUnique(values: readonly string[]): string[] {
-  return [...new Set(values)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  // Encode once per value, not once per comparison.
+  const keyed = [...new Set(values)].map((value) => ({ value, bytes: Buffer.from(value) }));
+  return keyed.sort((a, b) => Buffer.compare(a.bytes, b.bytes)).map((k) => k.value);
 }
 
 function lineOf(text: string, index: number): number {

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { NarInfoFormatError, formatHash, parseNarInfo, serializeNarInfo, type NarInfo } from '../../../src/format/index.js';
+import { createHash } from 'node:crypto';
+import {
+  NARINFO_MAX_REFERENCES,
+  NARINFO_MAX_SIGNATURES,
+  NarInfoFormatError,
+  encodeNix32,
+  formatHash,
+  parseNarInfo,
+  serializeNarInfo,
+  type NarInfo,
+} from '../../../src/format/index.js';
 import { CACHE_COMPRESSIONS, cacheFiles, fixture, fixtureText, paths } from './fixtures.js';
 
 const refHash = paths.ref.slice('/nix/store/'.length, '/nix/store/'.length + 32);
@@ -174,5 +184,32 @@ describe('serializeNarInfo', () => {
     const info = parseNarInfo(original);
     const text = serializeNarInfo({ ...info, references: [...info.references].reverse() });
     expect(text).toBe(original);
+  });
+});
+
+describe('narinfo limits (repeated fields)', () => {
+  const sig = (i: number) => `key-${i}:${Buffer.alloc(64, i % 256).toString('base64')}`;
+  const withoutSigs = original.replace(/^Sig: .*\n/gm, '');
+
+  it(`accepts ${NARINFO_MAX_SIGNATURES} Sig lines and deduplicates them in file order`, () => {
+    const lines = Array.from({ length: NARINFO_MAX_SIGNATURES }, (_, i) => `Sig: ${sig(i % 10)}\n`).join('');
+    const info = parseNarInfo(withoutSigs + lines);
+    expect(info.sigs).toEqual(Array.from({ length: 10 }, (_, i) => sig(i)));
+  });
+
+  it('refuses a narinfo with more Sig lines than the limit, before checking them all', () => {
+    // The issue's attack: 40 000 Sig lines (4 MB) took 31 s to deduplicate.
+    const lines = Array.from({ length: 40_000 }, (_, i) => `Sig: ${sig(i)}\n`).join('');
+    expect(() => parseNarInfo(withoutSigs + lines)).toThrow(
+      new RegExp(`line ${withoutSigs.split('\n').length + NARINFO_MAX_SIGNATURES} \\(Sig\\): more than ${NARINFO_MAX_SIGNATURES} Sig lines`),
+    );
+  });
+
+  it(`accepts ${NARINFO_MAX_REFERENCES} references and refuses one more`, () => {
+    const ref = (i: number) => `${encodeNix32(createHash('sha1').update(String(i)).digest()).padEnd(32, '0').slice(0, 32)}-r${i}`;
+    const refs = Array.from({ length: NARINFO_MAX_REFERENCES + 1 }, (_, i) => ref(i));
+    const at = (n: number) => original.replace(/^References: .*$/m, `References: ${refs.slice(0, n).join(' ')}`);
+    expect(parseNarInfo(at(NARINFO_MAX_REFERENCES)).references).toHaveLength(NARINFO_MAX_REFERENCES);
+    expect(() => parseNarInfo(at(NARINFO_MAX_REFERENCES + 1))).toThrow(/line 8 \(References\): more than 65536 references/);
   });
 });

@@ -1,16 +1,19 @@
 /**
  * Streaming decompression of NAR files for the compressions this cache supports:
- * `none`, `xz` (xz-embedded in wasm, see `xz-decoder.ts`), `zstd` (libzstd through the
+ * `none`, `xz` (liblzma in wasm, see `xz-decoder.ts`), `zstd` (libzstd through the
  * `zstd-napi` addon, or fzstd's streaming `Decompress` where the addon did not build),
  * `gzip` and `br` (node:zlib). Everything else Nix can write (bzip2, lz4,
  * lzip, lzma, lzop, compress, grzip, lrzip) is refused with a {@link CompressionError}
  * naming the supported set.
  *
  * The core is push-based: `write(chunk)` resolves once everything that chunk decodes to
- * has been handed to the synchronous `onData` sink, which is how the NAR verifier applies
- * backpressure (the HTTP layer awaits each write before reading more of the request).
- * Memory stays constant: xz and zstd keep only their window, zlib its own buffers, and no
- * output is queued. `maxOutputSize` stops a decompression bomb as soon as it is exceeded.
+ * has been handed to the `onData` sink, which is how the NAR verifier applies backpressure
+ * (the HTTP layer awaits each write before reading more of the request). The sink may
+ * return a promise to say "wait": liblzma, libzstd and zlib then decode nothing more until
+ * it settles, so output never piles up however well a bomb compresses (fzstd, which cannot
+ * pause, gets its input in small slices instead). Memory stays constant: xz and zstd keep
+ * only their window, zlib its own buffers. `maxOutputSize` stops a decompression bomb as
+ * soon as it is exceeded.
  */
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
@@ -66,22 +69,23 @@ export interface Decompressor {
 }
 
 /**
- * Creates a decompressor for `compression` that hands its output to `onData`. The sink is
- * synchronous and may throw to abort (the error rejects the pending `write`/`end`). The
- * output chunk is only valid during the call (it may be a view of a reused buffer).
+ * Creates a decompressor for `compression` that hands its output to `onData`. The sink may
+ * throw to abort (the error rejects the pending `write`/`end`), and may return a promise to
+ * hold the decoder until it settles (a rejection aborts too). The output chunk is only
+ * valid during the call (it may be a view of a reused buffer): consume it before returning.
  */
 export function createDecompressor(
   compression: CompressionName,
-  onData: (chunk: Uint8Array) => void,
+  onData: Sink,
   options: DecompressorOptions = {},
 ): Decompressor {
   assertSupportedCompression(compression);
   const limit = options.maxOutputSize ?? Number.POSITIVE_INFINITY;
   let bytesOut = 0;
-  const sink = (chunk: Uint8Array): void => {
+  const sink = (chunk: Uint8Array): void | Promise<void> => {
     bytesOut += chunk.length;
     if (bytesOut > limit) throw new SizeLimitError(`decompressed data exceeds the limit of ${limit} bytes`, limit);
-    if (chunk.length > 0) onData(chunk);
+    if (chunk.length > 0) return onData(chunk);
   };
   const base = (() => {
     switch (compression) {
@@ -107,7 +111,8 @@ export function createDecompressor(
   };
 }
 
-type Sink = (chunk: Uint8Array) => void;
+/** Receives decompressed output; may return a promise to hold the decoder (see above). */
+export type Sink = (chunk: Uint8Array) => void | Promise<void>;
 type Core = Pick<Decompressor, 'write' | 'end' | 'destroy'>;
 
 function passThrough(sink: Sink): Core {
@@ -122,7 +127,7 @@ function xz(sink: Sink): Core {
   let decoder: XzDecoder | undefined;
   let destroyed = false;
   const get = async (): Promise<XzDecoder> => {
-    decoder ??= await XzDecoder.create(sink);
+    decoder ??= await XzDecoder.create(sink, 'xz');
     if (destroyed) {
       decoder.destroy();
       throw new CompressionError('xz decompression was aborted');
@@ -140,14 +145,17 @@ function xz(sink: Sink): Core {
 }
 
 /** What both zstd decoders share: the frame guard, a sticky failure, the empty-stream check. */
-function zstdCore(decoder: { push(chunk: Uint8Array): void; finish(): void }, toError: (err: unknown) => unknown): Core {
+function zstdCore(
+  decoder: { push(chunk: Uint8Array): void | Promise<void>; finish(): void },
+  toError: (err: unknown) => unknown,
+): Core {
   const guard = new ZstdFrameGuard();
   let failed: unknown;
   let sawInput = false;
-  const run = (f: () => void): void => {
+  const run = async (f: () => void | Promise<void>): Promise<void> => {
     if (failed !== undefined) throw failed;
     try {
-      f();
+      await f();
     } catch (err) {
       failed = toError(err);
       throw failed;
@@ -157,24 +165,61 @@ function zstdCore(decoder: { push(chunk: Uint8Array): void; finish(): void }, to
     write: async (chunk) => {
       if (chunk.length === 0) return;
       sawInput = true;
-      run(() => {
+      await run(() => {
         // Headers are checked before the decoder sees them: fzstd allocates the declared window at once.
         guard.check(chunk);
-        decoder.push(chunk);
+        return decoder.push(chunk);
       });
     },
     end: async () => {
       if (!sawInput) throw new CompressionError('the zstd stream is empty');
-      run(() => decoder.finish());
+      await run(() => decoder.finish());
     },
     destroy: () => {},
   };
 }
 
+/**
+ * fzstd cannot pause inside `push`, so it gets its input in slices this small: one slice
+ * decodes to at most a few MiB (a 4-byte RLE block is 128 KiB of output), and the sink's
+ * promise is awaited between slices.
+ */
+const FZSTD_SLICE = 1024;
+
 function zstd(sink: Sink): Core {
-  const decoder = new ZstdDecompress((chunk) => sink(chunk));
+  let pending: Promise<void> | undefined;
+  let sinkError: unknown;
+  const decoder = new ZstdDecompress((chunk) => {
+    if (sinkError !== undefined) return;
+    try {
+      const p = sink(chunk);
+      if (isThenable(p)) pending = pending ? pending.then(() => p) : p;
+    } catch (err) {
+      // Thrown through fzstd would leave it in an unknown state: rethrow after push returns.
+      sinkError = err;
+    }
+  });
+  const settle = async (): Promise<void> => {
+    if (sinkError !== undefined) throw sinkError;
+    if (pending) {
+      const p = pending;
+      pending = undefined;
+      await p;
+    }
+  };
   return zstdCore(
-    { push: (chunk) => decoder.push(chunk), finish: () => decoder.push(new Uint8Array(0), true) },
+    {
+      push: async (chunk) => {
+        for (let pos = 0; pos < chunk.length; pos += FZSTD_SLICE) {
+          decoder.push(chunk.subarray(pos, pos + FZSTD_SLICE));
+          await settle();
+        }
+      },
+      finish: () => {
+        decoder.push(new Uint8Array(0), true);
+        if (sinkError !== undefined) throw sinkError;
+      },
+    },
     (err) => (isZstdError(err) ? new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`) : err),
   );
 }
@@ -188,7 +233,7 @@ function zstdNative(sink: Sink): Core {
   // One output buffer per decoder, reused: the sink's chunk is only valid during its call.
   const out = Buffer.allocUnsafe(ZSTD_OUT);
   let inFrame = false;
-  const push = (chunk: Uint8Array): void => {
+  const push = async (chunk: Uint8Array): Promise<void> => {
     let src = chunk;
     for (;;) {
       let step: [number, number, number];
@@ -199,7 +244,10 @@ function zstdNative(sink: Sink): Core {
         throw new CompressionError(`the zstd data is corrupt: ${(err as Error).message}`);
       }
       const [ret, produced, consumed] = step;
-      if (produced > 0) sink(out.subarray(0, produced));
+      if (produced > 0) {
+        const p = sink(out.subarray(0, produced));
+        if (p) await p;
+      }
       src = src.subarray(consumed);
       // Done with this input once it is consumed and libzstd has nothing more to flush.
       if (src.length === 0 && (produced < out.length || ret === 0)) {
@@ -233,7 +281,15 @@ function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string
     // A throwing sink (the NAR parser rejecting the data, or the size limit) must not
     // escape an event handler: it becomes the stream's failure.
     try {
-      sink(chunk);
+      const pending = sink(chunk);
+      if (isThenable(pending)) {
+        // Paused, zlib stops decoding once its small output buffer is full (Node's zlib
+        // checks push()'s answer), so a bomb cannot run ahead of the sink.
+        stream.pause();
+        pending.then(() => {
+          if (failure === undefined) stream.resume();
+        }, fail);
+      }
     } catch (err) {
       fail(err);
     }
@@ -283,6 +339,11 @@ function zlibStream(stream: Gunzip | BrotliDecompress, sink: Sink, label: string
   };
 }
 
+/** Whether a sink asked to wait (a sink written as an expression may return anything else). */
+function isThenable(value: unknown): value is Promise<void> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
 /** zlib reports bad data with `Z_*` / `ERR_BROTLI_*` codes; anything else (a sink's error) passes through. */
 function isZlibError(err: unknown): err is Error {
   if (!(err instanceof Error) || err instanceof NixFormatError) return false;
@@ -309,7 +370,13 @@ export async function* decompressChunks(
   options: DecompressorOptions = {},
 ): AsyncGenerator<Uint8Array, void, undefined> {
   let pending: Uint8Array[] = [];
-  const decompressor = createDecompressor(compression, (chunk) => pending.push(Uint8Array.from(chunk)), options);
+  const decompressor = createDecompressor(
+    compression,
+    (chunk) => {
+      pending.push(Uint8Array.from(chunk));
+    },
+    options,
+  );
   try {
     for await (const input of source) {
       for (let pos = 0; pos < input.length; pos += 64 * 1024) {

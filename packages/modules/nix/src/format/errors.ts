@@ -76,6 +76,21 @@ export class SizeLimitError extends NixFormatError {
 }
 
 /**
+ * A NAR beyond one of the structural limits the verifier enforces so that its work stays
+ * bounded whatever the NAR holds (entries, listing bytes). A {@link SizeLimitError}, so
+ * HTTP callers answer it like any other "too large" (413). `limitName` is the option
+ * that was exceeded, e.g. `maxEntries`.
+ */
+export class NarLimitError extends SizeLimitError {
+  readonly limitName: string;
+
+  constructor(limitName: string, message: string, limit: number) {
+    super(message, limit);
+    this.limitName = limitName;
+  }
+}
+
+/**
  * An upload whose bytes disagree with what was claimed about them (the hash in its URL,
  * its declared compression, …). `field` names the claim, e.g. `FileHash`.
  */

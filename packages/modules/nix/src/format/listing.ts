@@ -6,7 +6,9 @@
  * non-UTF-8 bytes escaped as lone surrogates. Directory entries are a `Map` in byte order,
  * because a plain object would move integer-like names ("9", "10") to the front.
  */
+import { Buffer } from 'node:buffer';
 import { ListingFormatError } from './errors.js';
+import { ListingWriter } from './listing-writer.js';
 import { compareNarStrings, decodeNarString, encodeNarString } from './nar-string.js';
 
 /** A regular file. `narOffset` is the offset of its first content byte in the uncompressed NAR. */
@@ -43,62 +45,34 @@ export interface NarListing {
 export const NAR_MAX_DEPTH = 64;
 
 /**
- * Renders a listing byte for byte as Nix 2.8 writes it (2.8.0:src/libstore/nar-accessor.cc:243
- * with src/libutil/json.cc): compact, keys in insertion order (`version`, `root`; `type`
- * first), `executable` only when true, `narOffset` only when non-zero. Strings are escaped
- * like Nix 2.8's `toJSON`: `\"`, `\\`, `\n`, `\r`, `\t`, other control characters as
- * `\u00xx`, and every other byte written raw, so a non-UTF-8 name comes out as the same raw
- * bytes Nix writes (which is why this returns bytes, not a string).
+ * Renders a listing byte for byte as Nix 2.8 writes it (see `listing-writer.ts` for the
+ * rules). The NAR verifier streams the same bytes without building a tree; this is for
+ * listings already in memory.
  */
 export function renderListing(listing: NarListing): Uint8Array {
-  const parts: string[] = ['{"version":1,"root":'];
-  renderNode(listing.root, parts);
-  parts.push('}');
-  const text = parts.join('');
-  return encodeNarString(text);
+  const chunks: Uint8Array[] = [];
+  const writer = new ListingWriter((chunk) => chunks.push(chunk));
+  renderNode(listing.root, writer);
+  writer.end();
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
-function renderNode(node: NarListingNode, out: string[]): void {
+function renderNode(node: NarListingNode, writer: ListingWriter): void {
   switch (node.type) {
     case 'regular':
-      out.push(`{"type":"regular","size":${node.size}`);
-      if (node.executable) out.push(',"executable":true');
-      if (node.narOffset) out.push(`,"narOffset":${node.narOffset}`);
-      out.push('}');
+      writer.regular(node.size, node.executable, node.narOffset ?? 0);
       return;
     case 'symlink':
-      out.push(`{"type":"symlink","target":${jsonString(node.target)}}`);
+      writer.symlink(encodeNarString(node.target));
       return;
-    case 'directory': {
-      out.push('{"type":"directory","entries":{');
-      let first = true;
+    case 'directory':
+      writer.openDirectory();
       for (const [name, child] of node.entries) {
-        if (!first) out.push(',');
-        first = false;
-        out.push(jsonString(name), ':');
-        renderNode(child, out);
+        writer.entry(encodeNarString(name));
+        renderNode(child, writer);
       }
-      out.push('}}');
-    }
+      writer.closeDirectory();
   }
-}
-
-// Characters Nix 2.8's toJSON escapes: '"', '\\' and everything below 0x20.
-const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
-
-function jsonString(text: string): string {
-  if (!NEEDS_ESCAPE.test(text)) return `"${text}"`;
-  let out = '"';
-  for (const ch of text) {
-    const c = ch.charCodeAt(0);
-    if (ch === '"' || ch === '\\') out += `\\${ch}`;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (c < 0x20) out += `\\u${c.toString(16).padStart(4, '0')}`;
-    else out += ch;
-  }
-  return `${out}"`;
 }
 
 /**

@@ -2,15 +2,19 @@
  * A strict, streaming, push-based NAR parser (protocol reference §5).
  *
  * Feed it the uncompressed NAR in chunks of any size, split anywhere: `write(chunk)`, then
- * `end()`. In one pass it computes the NAR's SHA-256 and size, builds the `.ls` listing
- * and checks that the archive is canonical, i.e. exactly what Nix's `dumpPath` writes. It
- * rejects everything Nix 2.8 or current Nix would reject (the union of both) plus trailing
- * bytes after the root node.
+ * `end()`. In one pass it computes the NAR's SHA-256 and size, streams the `.ls` listing
+ * (if asked, see `listing-writer.ts`) and checks that the archive is canonical, i.e.
+ * exactly what Nix's `dumpPath` writes. It rejects everything Nix 2.8 or current Nix would
+ * reject (the union of both) plus trailing bytes after the root node.
  *
- * Memory is constant in the size of the files: file contents are never copied or buffered,
- * only hashed and, if asked, handed to a callback as views of the input chunk. What grows
- * is the listing, with the number of entries. Tokens split across chunks go through one
- * fixed 8-byte buffer (lengths) and one 4 KiB buffer (strings), never a concatenation.
+ * Memory is O(depth) whatever the NAR holds: file contents are never copied or buffered,
+ * only hashed and, if asked, handed to a callback as views of the input chunk; the listing
+ * leaves as chunks while the NAR is parsed; per open directory only the previous entry
+ * name is kept (for the sort check). Tokens split across chunks go through one fixed
+ * 8-byte buffer (lengths) and one 4 KiB buffer (strings), never a concatenation. The work
+ * is bounded by named limits: {@link NAR_MAX_ENTRIES} nodes and
+ * {@link NAR_MAX_LISTING_BYTES} of listing by default, and Nix's own limits on depth,
+ * names and symlink targets.
  *
  * Grammar (writer 2.8.0:src/libutil/archive.cc:67-141; strict parser master:archive.cc:178-308):
  *   nar  = str("nix-archive-1") node
@@ -20,11 +24,35 @@
  *   directory = str("directory") { str("entry") str("(") str("name") str(name) str("node") node str(")") }
  *   str(s) = u64(len(s)) s pad(len(s));  u64 = 8 bytes little-endian;  pad = zeros to a multiple of 8
  */
+import { Buffer } from 'node:buffer';
 import { createHash, type Hash as HashState } from 'node:crypto';
-import { NarFormatError, SizeLimitError } from './errors.js';
+import { NarFormatError, NarLimitError, SizeLimitError } from './errors.js';
 import type { Hash } from './hash.js';
-import { NAR_MAX_DEPTH, type NarListing, type NarListingNode } from './listing.js';
+import { ListingWriter, type ListingSink } from './listing-writer.js';
+import { NAR_MAX_DEPTH, parseListing, type NarListing } from './listing.js';
 import { decodeNarString } from './nar-string.js';
+
+/**
+ * Default most nodes (files, directories, symlinks, the root included) one NAR may hold.
+ * The largest real store paths have a few hundred thousand files (texlive, kernel and
+ * language-package trees); two million is far above them, and bounds the per-entry work
+ * (parse, listing, later pages) one upload can cause. A NAR of two million empty files is
+ * about 400 MB uncompressed and a few MB compressed.
+ */
+export const NAR_MAX_ENTRIES = 2_000_000;
+
+/**
+ * Default largest `.ls` listing one NAR may produce, in bytes. A listing entry takes about
+ * 60–120 bytes, so {@link NAR_MAX_ENTRIES} real entries fit well below this; the limit is
+ * what bounds names and targets that escape to six bytes per byte (`\u0001`).
+ */
+export const NAR_MAX_LISTING_BYTES = 256 * 1024 * 1024;
+
+/** Longest entry name Nix accepts (master:src/libutil/archive.cc:190, `narMaxName`). */
+export const NAR_MAX_NAME_LENGTH = 255;
+
+/** Longest symlink target Nix accepts (master:src/libutil/archive.cc:191, `narMaxTarget`). */
+export const NAR_MAX_TARGET_LENGTH = 4095;
 
 /** Called with each piece of a regular file's contents, in order. */
 export type NarFileContentsHandler = (
@@ -48,6 +76,16 @@ export interface NarParserOptions {
   onFileContents?: NarFileContentsHandler;
   /** Rejects the NAR with a {@link SizeLimitError} as soon as it grows past this many bytes. */
   maxSize?: number;
+  /**
+   * Receives the `.ls` listing (offsets into this NAR) as it is written, in chunks of up to
+   * 64 KiB that belong to the receiver; the last one comes from `end()`. Without it no
+   * listing is produced.
+   */
+  onListing?: ListingSink;
+  /** Most nodes the NAR may hold (default {@link NAR_MAX_ENTRIES}); more is a {@link NarLimitError}. */
+  maxEntries?: number;
+  /** Most listing bytes (default {@link NAR_MAX_LISTING_BYTES}); more is a {@link NarLimitError}. */
+  maxListingBytes?: number;
 }
 
 /** What a successful parse yields. */
@@ -56,8 +94,10 @@ export interface NarParseResult {
   readonly narHash: Hash;
   /** Length of the NAR in bytes, as in `NarSize`. */
   readonly narSize: number;
-  /** The `.ls` listing; offsets are into this (uncompressed) NAR. */
-  readonly listing: NarListing;
+  /** Number of nodes (files, directories, symlinks), the root included. */
+  readonly entryCount: number;
+  /** Bytes of listing handed to `onListing` (0 without one). */
+  readonly listingSize: number;
 }
 
 // Lexer states: what the next input bytes are.
@@ -110,8 +150,8 @@ const EXPECTED: readonly string[] = [
 
 /** Nix limits, enforced since 2.35 (master:src/libutil/archive.cc:185-192). */
 const MAX_TAG = 32;
-const MAX_NAME = 255;
-const MAX_TARGET = 4095;
+const MAX_NAME = NAR_MAX_NAME_LENGTH;
+const MAX_TARGET = NAR_MAX_TARGET_LENGTH;
 const MAX_LENGTH: readonly number[] = EXPECTED.map((_, x) =>
   x === X_MAGIC ? 13 : x === X_EXECUTABLE_VALUE ? 0 : x === X_NAME ? MAX_NAME : x === X_TARGET ? MAX_TARGET : MAX_TAG,
 );
@@ -131,15 +171,7 @@ const T_ENTRY = ascii('entry');
 const T_NAME = ascii('name');
 const T_NODE = ascii('node');
 
-interface MutableRegular {
-  type: 'regular';
-  size: number;
-  executable: boolean;
-  narOffset: number;
-}
-
 interface DirectoryFrame {
-  entries: Map<string, NarListingNode>;
   path: string;
   depth: number;
   /** Raw bytes of the previous entry name (first `prevLength` bytes), for the sort check. */
@@ -152,9 +184,9 @@ interface DirectoryFrame {
  * Streaming NAR parser. See the module documentation for what it checks.
  *
  * ```ts
- * const parser = new NarParser();
+ * const parser = new NarParser({ onListing: (chunk) => listingChunks.push(chunk) });
  * for await (const chunk of stream) parser.write(chunk);
- * const { narHash, narSize, listing } = parser.end();
+ * const { narHash, narSize } = parser.end();
  * ```
  * Every error is a {@link NarFormatError} (with the byte offset) or a {@link SizeLimitError};
  * after an error the parser is dead and rethrows it.
@@ -162,6 +194,9 @@ interface DirectoryFrame {
 export class NarParser {
   private readonly onFileContents: NarFileContentsHandler | undefined;
   private readonly maxSize: number;
+  private readonly maxEntries: number;
+  private readonly listing: ListingWriter | undefined;
+  private entryCount = 0;
   private readonly hash: HashState = createHash('sha256');
 
   /** Bytes consumed before the current chunk. */
@@ -183,17 +218,20 @@ export class NarParser {
   private padding = 0;
   private contentsRemaining = 0;
 
-  private root: NarListingNode | undefined;
   private readonly frames: DirectoryFrame[] = [];
   /** Path and depth of the node being parsed (for errors and the callback). */
   private path = '';
   private depth = 0;
-  private file: MutableRegular | undefined;
+  /** The regular file being parsed: its executable bit and, once known, its size. */
+  private executable = false;
+  private fileSize = 0;
   private entryName = '';
 
   constructor(options: NarParserOptions = {}) {
     this.onFileContents = options.onFileContents;
     this.maxSize = options.maxSize ?? Number.MAX_SAFE_INTEGER;
+    this.maxEntries = options.maxEntries ?? NAR_MAX_ENTRIES;
+    this.listing = options.onListing && new ListingWriter(options.onListing, options.maxListingBytes ?? NAR_MAX_LISTING_BYTES);
   }
 
   /** Bytes written so far (whole chunks, also after {@link stop}). */
@@ -237,7 +275,7 @@ export class NarParser {
     this.base += chunk.length;
   }
 
-  /** Finishes the parse: throws if the NAR is incomplete, else returns hash, size and listing. */
+  /** Finishes the parse: throws if the NAR is incomplete, else returns hash, size and counts. */
   end(): NarParseResult {
     if (this.failure !== undefined) throw this.failure;
     if (this.stopped) throw new Error('NarParser.end() called after stop()');
@@ -246,11 +284,18 @@ export class NarParser {
       this.failure = new NarFormatError(`NAR is truncated: input ended while expecting ${what}`, this.base, this.path);
       throw this.failure;
     }
+    try {
+      this.listing?.end();
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
     const digest = this.hash.digest();
     return {
       narHash: { algorithm: 'sha256', digest: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength) },
       narSize: this.base,
-      listing: { version: 1, root: this.root! },
+      entryCount: this.entryCount,
+      listingSize: this.listing?.size ?? 0,
     };
   }
 
@@ -297,12 +342,11 @@ export class NarParser {
         case LEX_CONTENTS: {
           const take = Math.min(this.contentsRemaining, len - pos);
           if (this.onFileContents !== undefined) {
-            const file = this.file!;
-            this.onFileContents(this.path, file.size - this.contentsRemaining, chunk.subarray(pos, pos + take), file.size);
+            this.onFileContents(this.path, this.fileSize - this.contentsRemaining, chunk.subarray(pos, pos + take), this.fileSize);
           }
           pos += take;
           this.contentsRemaining -= take;
-          if (this.contentsRemaining === 0) this.startPadding(this.file!.size);
+          if (this.contentsRemaining === 0) this.startPadding(this.fileSize);
           break;
         }
         case LEX_PADDING: {
@@ -329,9 +373,8 @@ export class NarParser {
       if (next + value > this.maxSize) {
         throw new SizeLimitError(`NAR exceeds the maximum size of ${this.maxSize} bytes (file of ${value} bytes)`, this.maxSize);
       }
-      const file = this.file!;
-      file.size = value;
-      file.narOffset = next;
+      this.fileSize = value;
+      this.listing?.regular(value, this.executable, next);
       this.contentsRemaining = value;
       this.expect = X_NODE_CLOSE;
       if (value === 0) {
@@ -403,7 +446,7 @@ export class NarParser {
         return;
       case X_REGULAR_TAG:
         if (equal(s, T_EXECUTABLE)) {
-          this.file!.executable = true;
+          this.executable = true;
           this.expect = X_EXECUTABLE_VALUE;
         } else if (equal(s, T_CONTENTS)) {
           this.expect = X_CONTENTS;
@@ -430,7 +473,7 @@ export class NarParser {
       case X_TARGET:
         if (s.length === 0) throw this.error('symlink target is empty');
         if (s.includes(0)) throw this.error('symlink target contains a NUL byte');
-        this.attach({ type: 'symlink', target: decodeName(s) });
+        this.listing?.symlink(s);
         this.expect = X_NODE_CLOSE;
         return;
       case X_DIRECTORY_TAG:
@@ -438,6 +481,7 @@ export class NarParser {
           this.expect = X_ENTRY_OPEN;
         } else if (equal(s, T_CLOSE)) {
           this.frames.pop();
+          this.listing?.closeDirectory();
           this.closeNode();
         } else {
           throw this.unexpected(s);
@@ -480,16 +524,22 @@ export class NarParser {
   }
 
   private onType(s: Uint8Array): void {
+    if (++this.entryCount > this.maxEntries) {
+      throw new NarLimitError(
+        'maxEntries',
+        `the NAR holds more than ${this.maxEntries} files, directories and symlinks, the most this cache accepts`,
+        this.maxEntries,
+      );
+    }
     if (equal(s, T_REGULAR)) {
-      this.file = { type: 'regular', size: 0, executable: false, narOffset: 0 };
-      this.attach(this.file);
+      this.executable = false;
+      this.fileSize = 0;
       this.expect = X_REGULAR_TAG;
     } else if (equal(s, T_SYMLINK)) {
       this.expect = X_TARGET_TAG;
     } else if (equal(s, T_DIRECTORY)) {
-      const entries = new Map<string, NarListingNode>();
-      this.attach({ type: 'directory', entries });
-      this.frames.push({ entries, path: this.path, depth: this.depth, prevName: new Uint8Array(MAX_NAME), prevLength: -1 });
+      this.listing?.openDirectory();
+      this.frames.push({ path: this.path, depth: this.depth, prevName: new Uint8Array(MAX_NAME), prevLength: -1 });
       this.expect = X_DIRECTORY_TAG;
     } else {
       throw this.error(`unknown node type ${show(s)} (expected 'regular', 'symlink' or 'directory')`);
@@ -516,17 +566,11 @@ export class NarParser {
     frame.prevName.set(s);
     frame.prevLength = s.length;
     this.entryName = decodeName(s);
-  }
-
-  /** Links a new node into its parent directory, or makes it the root. */
-  private attach(node: NarListingNode): void {
-    if (this.depth === 0) this.root = node;
-    else this.frames[this.frames.length - 1].entries.set(this.entryName, node);
+    this.listing?.entry(s);
   }
 
   /** The current node's closing `)` was read. */
   private closeNode(): void {
-    this.file = undefined;
     this.expect = this.frames.length === 0 ? X_DONE : X_ENTRY_CLOSE;
   }
 
@@ -543,14 +587,25 @@ export class NarParser {
   }
 }
 
+/** {@link parseNar}'s result: the parse result with the listing, as bytes and parsed. */
+export interface NarParseResultWithListing extends NarParseResult {
+  /** The `.ls` bytes, exactly as Nix 2.8 writes them. */
+  readonly listingBytes: Uint8Array;
+  /** The same listing, parsed. */
+  readonly listing: NarListing;
+}
+
 /**
- * Parses a whole NAR held in memory (tests, small files). For uploads use
- * {@link NarParser} or `createNarVerifier` so that nothing is buffered.
+ * Parses a whole NAR held in memory (tests, small files) and returns its listing too. For
+ * uploads use {@link NarParser} or `createNarVerifier`, which never hold a listing.
  */
-export function parseNar(nar: Uint8Array, options?: NarParserOptions): NarParseResult {
-  const parser = new NarParser(options);
+export function parseNar(nar: Uint8Array, options: Omit<NarParserOptions, 'onListing'> = {}): NarParseResultWithListing {
+  const chunks: Uint8Array[] = [];
+  const parser = new NarParser({ ...options, onListing: (chunk) => chunks.push(chunk) });
   parser.write(nar);
-  return parser.end();
+  const result = parser.end();
+  const listingBytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  return { ...result, listingBytes, listing: parseListing(listingBytes) };
 }
 
 /** Little-endian u64; above 2^53 the result is approximate, which only error paths see. */

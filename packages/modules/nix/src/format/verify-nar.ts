@@ -1,10 +1,15 @@
 /**
  * Verification of an uploaded NAR file (`PUT nar/<filehash>.nar[.ext]`) in one streaming
  * pass: SHA-256 and size of the bytes as sent (FileHash/FileSize), detection of their
- * actual compression, decompression, and the strict NAR parse that yields
- * NarHash/NarSize and the `.ls` listing. The HTTP layer tees the request into
- * {@link NarVerifier.write} while the same bytes go to storage, and keeps the file only if
- * {@link NarVerifier.end} resolves.
+ * actual compression, decompression, the strict NAR parse that yields NarHash/NarSize and
+ * streams the `.ls` listing out, and the collection of reference candidates (hash parts
+ * that occur in the NAR, see `reference-scanner.ts`). The HTTP layer tees the request into
+ * {@link NarVerifier.write} while the same bytes go to storage, stages the listing chunks
+ * as they come, and keeps both only if {@link NarVerifier.end} resolves.
+ *
+ * Memory is bounded whatever the upload holds: the decoder's window, O(depth) parser
+ * state, the candidate set (capped), and at most {@link LISTING_HIGH_WATER} bytes of listing
+ * waiting for the caller (the decoders wait while it is full).
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
@@ -18,8 +23,14 @@ import {
 import { createDecompressor, type Decompressor } from './decompress.js';
 import { NarVerificationError } from './errors.js';
 import { formatHash, hashesEqual, parseHash, parseNix32Sha256, type Hash } from './hash.js';
-import type { NarListing } from './listing.js';
 import { NarParser } from './nar-parser.js';
+import { HashPartCollector, type ReferenceCandidates } from './reference-scanner.js';
+
+/**
+ * Listing bytes the verifier holds for a slow `onListing` before it stops decoding until
+ * they are taken (the listing goes out in 64 KiB chunks).
+ */
+export const LISTING_HIGH_WATER = 1024 * 1024;
 
 /** Options of {@link createNarVerifier}. */
 export interface NarVerifierOptions {
@@ -36,6 +47,22 @@ export interface NarVerifierOptions {
   maxNarSize?: number;
   /** Largest accepted file as sent. Default: unlimited. */
   maxFileSize?: number;
+  /**
+   * Receives the `.ls` listing as it is written, in chunks that belong to the receiver.
+   * Awaited: while it has not settled, and {@link LISTING_HIGH_WATER} bytes wait behind
+   * it, decoding stops (so a slow consumer slows the upload, never grows memory). Without
+   * it no listing is written. A rejection fails the verification.
+   */
+  onListing?: (chunk: Uint8Array) => void | Promise<void>;
+  /** Most nodes the NAR may hold (default `NAR_MAX_ENTRIES`). */
+  maxEntries?: number;
+  /** Most listing bytes (default `NAR_MAX_LISTING_BYTES`). */
+  maxListingBytes?: number;
+  /**
+   * Most distinct reference candidates to collect (default `NAR_MAX_REFERENCE_CANDIDATES`);
+   * `0` turns the reference scan off.
+   */
+  maxReferenceCandidates?: number;
 }
 
 /** What a verified upload is. */
@@ -48,8 +75,15 @@ export interface NarVerification {
   readonly narHash: Hash;
   /** Size of the uncompressed NAR (`NarSize`). */
   readonly narSize: number;
-  /** The `.ls` listing, offsets into the uncompressed NAR. */
-  readonly listing: NarListing;
+  /** Nodes (files, directories, symlinks) in the NAR, the root included. */
+  readonly entryCount: number;
+  /** Bytes of `.ls` listing handed to `onListing` (0 without one). */
+  readonly listingSize: number;
+  /**
+   * Hash parts that occur in the NAR (sorted) and whether that set is complete: the facts a
+   * narinfo's References are checked against. Absent when the scan was turned off.
+   */
+  readonly referenceCandidates?: ReferenceCandidates;
   /** The compression the data actually uses. */
   readonly compression: SupportedCompression;
 }
@@ -73,9 +107,9 @@ export interface NarVerifier {
  * Creates a verifier for one NAR upload.
  *
  * ```ts
- * const verifier = createNarVerifier({ compression: 'xz', expectedFileHash: hashFromUrl, maxNarSize });
+ * const verifier = createNarVerifier({ compression: 'xz', expectedFileHash: hashFromUrl, maxNarSize, onListing });
  * for await (const chunk of req) await verifier.write(chunk);
- * const { narHash, narSize, fileHash, fileSize, listing } = await verifier.end();
+ * const { narHash, narSize, fileHash, fileSize, referenceCandidates } = await verifier.end();
  * ```
  */
 export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
@@ -84,7 +118,21 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
   const maxFileSize = options.maxFileSize ?? Number.MAX_SAFE_INTEGER;
   const fileHash = createHash('sha256');
   let fileSize = 0;
-  const parser = new NarParser(options.maxNarSize === undefined ? {} : { maxSize: options.maxNarSize });
+  const listing = options.onListing && new ListingRelay(options.onListing);
+  const parser = new NarParser({
+    ...(options.maxNarSize !== undefined && { maxSize: options.maxNarSize }),
+    ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
+    ...(options.maxListingBytes !== undefined && { maxListingBytes: options.maxListingBytes }),
+    ...(listing && { onListing: (chunk: Uint8Array) => listing.push(chunk) }),
+  });
+  const collector = options.maxReferenceCandidates === 0 ? undefined : new HashPartCollector(options.maxReferenceCandidates);
+  // Every decompressed chunk goes through the parser and the reference scan; once enough
+  // listing waits, the decoder is held until the caller took it.
+  const onNar = (chunk: Uint8Array): void | Promise<void> => {
+    parser.write(chunk);
+    collector?.write(chunk);
+    if (listing && listing.waiting >= LISTING_HIGH_WATER) return listing.drain();
+  };
   let decompressor: Decompressor | undefined;
   let compression: SupportedCompression | undefined;
   // Bytes held back until enough are there to recognise the compression (at most 24).
@@ -99,7 +147,7 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
     compression = chooseCompression(options.compression, bytes, final);
     // An uncompressed upload is its own NAR: FileHash is NarHash, no need to hash twice.
     if (compression !== 'none') fileHash.update(bytes);
-    decompressor = createDecompressor(compression, (chunk) => parser.write(chunk), {
+    decompressor = createDecompressor(compression, onNar, {
       ...(options.maxNarSize !== undefined && { maxOutputSize: options.maxNarSize }),
     });
     if (bytes.length > 0) await decompressor.write(bytes);
@@ -126,11 +174,13 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
       }
       if (decompressor !== undefined) {
         if (compression !== 'none') fileHash.update(chunk);
-        return decompressor.write(chunk);
+        await decompressor.write(chunk);
+      } else {
+        head.push(chunk);
+        headLength += chunk.length;
+        if (headLength >= COMPRESSION_MAGIC_LENGTH) await start(false);
       }
-      head.push(chunk);
-      headLength += chunk.length;
-      if (headLength >= COMPRESSION_MAGIC_LENGTH) await start(false);
+      await listing?.drain();
     });
 
   const doEnd = (): Promise<NarVerification> =>
@@ -138,6 +188,7 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
       if (decompressor === undefined) await start(true);
       await decompressor!.end();
       const nar = parser.end();
+      await listing?.drain();
       const digest = compression === 'none' ? undefined : fileHash.digest();
       const actualFileHash: Hash =
         digest === undefined ? nar.narHash : { algorithm: 'sha256', digest: new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength) };
@@ -147,7 +198,16 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
           `FileHash mismatch: URL says ${formatHash(expected)}, body hashes to ${formatHash(actualFileHash)}`,
         );
       }
-      return { fileHash: actualFileHash, fileSize, narHash: nar.narHash, narSize: nar.narSize, listing: nar.listing, compression: compression! };
+      return {
+        fileHash: actualFileHash,
+        fileSize,
+        narHash: nar.narHash,
+        narSize: nar.narSize,
+        entryCount: nar.entryCount,
+        listingSize: nar.listingSize,
+        ...(collector && { referenceCandidates: collector.result() }),
+        compression: compression!,
+      };
     });
 
   // Calls are serialised, so a caller that forgets to await still gets ordered processing.
@@ -165,6 +225,41 @@ export function createNarVerifier(options: NarVerifierOptions): NarVerifier {
       decompressor?.destroy();
     },
   };
+}
+
+/**
+ * Hands listing chunks to the caller's `onListing` in order, one at a time, awaiting each.
+ * `drain()` can be called from anywhere (the decoder's sink, the end of a write): calls are
+ * chained, so deliveries never overlap or reorder.
+ */
+class ListingRelay {
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deliver: (chunk: Uint8Array) => void | Promise<void>) {}
+
+  /** Bytes queued and not yet delivered. */
+  get waiting(): number {
+    return this.queued;
+  }
+
+  push(chunk: Uint8Array): void {
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+  }
+
+  /** Resolves once everything queued so far has been delivered. */
+  drain(): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      while (this.queue.length > 0) {
+        const chunk = this.queue.shift()!;
+        this.queued -= chunk.length;
+        await this.deliver(chunk);
+      }
+    });
+    return this.chain;
+  }
 }
 
 function toHash(value: Hash | string): Hash {

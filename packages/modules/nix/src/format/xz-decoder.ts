@@ -1,134 +1,143 @@
 /**
- * A synchronous, push-based xz decoder on top of the WebAssembly build of xz-embedded that
- * ships in `xz-decompress`.
+ * xz (and lzip) decoding with liblzma itself, the library Nix decodes them with (through
+ * libarchive: `lzma_stream_decoder(…, LZMA_CONCATENATED)`), compiled to WebAssembly in the
+ * `node-liblzma` package. Using the same library is what makes the cache accept exactly the
+ * files Nix can unpack: the same integrity checks (None, CRC32, CRC64, SHA-256), the same
+ * range-coder and index checks, concatenated streams and stream padding as `xz` writes them.
+ * (The previous decoder, xz-embedded, skipped a range coder's first-byte check and knew no
+ * SHA-256, so it accepted files liblzma refuses and refused files Nix writes.)
  *
- * Why not its public `XzReadableStream`: in 0.2.3 every stream holds one process-wide
- * mutex from start to finish (its fix for httptoolkit/xz-decompress#9), so a second xz
- * upload would wait until the first one has completely arrived (and a stream that is never
- * cancelled blocks all later ones). That bug came from JavaScript views of the wasm memory
- * going stale when another context grew it; the C side keeps all state in its context and
- * is re-entrant. So this module drives the same wasm exports directly, one context per
- * decoder, re-creating its views after every call into wasm. It also avoids two web-stream
- * hops and a copy per 64 KiB: output is handed to the sink as a view of wasm memory.
+ * Each decoder gets its own WebAssembly instance of the module (compiled once per process,
+ * instantiated in well under a millisecond): its memory, which grows to the stream's
+ * dictionary, is returned to the system when the decoder is done instead of staying with
+ * a shared instance forever, and one decoder's memory can never starve another's.
+ * Memory per decoder is bounded by {@link XZ_MAX_MEMORY} (liblzma's memlimit).
  *
- * The wasm ABI (exports and the context layout below) is that of xz-decompress 0.2.x
- * (src/native/xz-decompress.c there); {@link loadXz} checks it and fails loudly if an
- * upgrade changed it. Decoding is `xz_dec_catrun` in XZ_DYNALLOC mode with a 64 MiB
- * dictionary limit (enough for `xz -9`), CRC32/CRC64 checks, concatenated streams and
- * stream padding; trailing garbage and truncation are errors.
+ * Output is pushed to an async sink one 64 KiB block at a time and the next block is only
+ * decoded once the sink's promise settled: a decompression bomb cannot pile up output.
  */
-import xzDecompress from 'xz-decompress';
-import { CompressionError } from './errors.js';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { CompressionError, SizeLimitError } from './errors.js';
 
-interface XzExports {
-  memory: { buffer: ArrayBuffer };
-  create_context(): number;
-  destroy_context(context: number): void;
-  supply_input(context: number, length: number): void;
-  get_next_output(context: number): number;
+/**
+ * Most memory one xz decoder may use, liblzma's `memlimit`. `xz -9` (a 64 MiB dictionary,
+ * the largest preset and more than Nix ever writes: its default is `xz -6`, 8 MiB) needs
+ * 65 MiB to decode; 80 MiB leaves room for liblzma's own state. Streams that need more are
+ * refused with a {@link SizeLimitError}; Nix itself sets no limit (libarchive disables it).
+ */
+export const XZ_MAX_MEMORY = 80 * 1024 * 1024;
+
+/** The liblzma functions this module calls, as the Emscripten module exposes them. */
+interface LzmaModule {
+  HEAPU8: Uint8Array;
+  _malloc(size: number): number;
+  _free(ptr: number): void;
+  _lzma_stream_decoder(strm: number, memlimit: bigint, flags: number): number;
+  _lzma_lzip_decoder?(strm: number, memlimit: bigint, flags: number): number;
+  _lzma_auto_decoder(strm: number, memlimit: bigint, flags: number): number;
+  _lzma_code(strm: number, action: number): number;
+  _lzma_end(strm: number): void;
 }
 
-/** The static members `XzReadableStream` uses to share its wasm instance (xz-decompress 0.2.x). */
-interface XzStreamInternals {
-  _getModuleInstance?: () => Promise<void>;
-  _moduleInstancePromise?: Promise<void>;
-  _moduleInstance?: { exports: Partial<XzExports> };
-}
+type CreateModule = (options: Record<string, unknown>) => Promise<LzmaModule>;
 
-// Context layout (u32 words): bufsize, then struct xz_buf { in, in_pos, in_size, out, out_pos, out_size }.
-const W_BUFSIZE = 0;
-const W_IN = 1;
-const W_IN_POS = 2;
-const W_IN_SIZE = 3;
-const W_OUT = 4;
-const W_OUT_POS = 5;
+// lzma.h
+const LZMA_OK = 0;
+const LZMA_STREAM_END = 1;
+const LZMA_MEM_ERROR = 5;
+const LZMA_MEMLIMIT_ERROR = 6;
+const LZMA_FORMAT_ERROR = 7;
+const LZMA_OPTIONS_ERROR = 8;
+const LZMA_DATA_ERROR = 9;
+const LZMA_BUF_ERROR = 10;
+const LZMA_RUN = 0;
+const LZMA_FINISH = 3;
+const LZMA_CONCATENATED = 0x08;
 
-// enum xz_ret (xz-embedded linux/include/linux/xz.h).
-const XZ_OK = 0;
-const XZ_STREAM_END = 1;
-const XZ_FORMAT_ERROR = 5;
-const XZ_BUF_ERROR = 8;
-const XZ_MESSAGES: Record<number, string> = {
-  2: 'the xz integrity check type is not supported',
-  3: 'out of memory while decoding xz',
-  4: 'the xz dictionary is larger than the 64 MiB limit',
-  5: 'the data is not in xz format (bad magic bytes)',
-  6: 'the xz stream uses unsupported options (filter or check type)',
-  7: 'the xz data is corrupt',
-  8: 'the xz stream is truncated',
-};
+/** Size of `lzma_stream` in wasm32 and the offsets of the fields used (lzma/base.h). */
+const STREAM_SIZE = 96;
+const NEXT_IN = 0;
+const AVAIL_IN = 4;
+const NEXT_OUT = 16;
+const AVAIL_OUT = 20;
 
-let loading: Promise<XzExports> | undefined;
+const IN_SIZE = 64 * 1024;
+const OUT_SIZE = 64 * 1024;
 
-/** Loads (once per process) and checks the xz wasm module. */
-export function loadXz(): Promise<XzExports> {
+let loading: Promise<{ create: CreateModule; wasm: WebAssembly.Module }> | undefined;
+
+/** Loads and compiles the liblzma module once per process. */
+function loadLiblzma(): Promise<{ create: CreateModule; wasm: WebAssembly.Module }> {
   loading ??= (async () => {
-    const cls = (xzDecompress as unknown as { XzReadableStream: XzStreamInternals }).XzReadableStream;
-    if (cls._moduleInstance === undefined) {
-      if (typeof cls._getModuleInstance !== 'function') throw abiChanged();
-      cls._moduleInstancePromise ??= cls._getModuleInstance();
-      await cls._moduleInstancePromise;
-    }
-    const exports = cls._moduleInstance?.exports;
-    if (
-      exports === undefined ||
-      typeof exports.create_context !== 'function' ||
-      typeof exports.destroy_context !== 'function' ||
-      typeof exports.supply_input !== 'function' ||
-      typeof exports.get_next_output !== 'function' ||
-      !(exports.memory?.buffer instanceof ArrayBuffer)
-    ) {
-      throw abiChanged();
-    }
-    return exports as XzExports;
+    const require = createRequire(import.meta.url);
+    const glue = (await import(require.resolve('node-liblzma/wasm/liblzma.js'))) as { default: CreateModule };
+    const wasm = await WebAssembly.compile(await readFile(require.resolve('node-liblzma/wasm/liblzma.wasm')));
+    return { create: glue.default, wasm };
   })();
   return loading;
 }
 
-function abiChanged(): Error {
-  return new Error('xz-decompress no longer exposes the wasm ABI this module was written for (0.2.x); update src/format/xz-decoder.ts');
-}
+/** Which container a decoder reads. */
+export type LzmaFormat = 'xz' | 'lzip';
 
-/**
- * One xz decoding context. `write` and `end` are synchronous: every byte of output they
- * produce is handed to `onData` (as a view of wasm memory, valid only during the call)
- * before they return. Call {@link destroy} when abandoning a decoder; `end()` and errors
- * release it automatically.
- */
+/** A push-based liblzma decoder; see the module documentation. Writes must not overlap. */
 export class XzDecoder {
-  private context: number;
-  private readonly bufSize: number;
-  private readonly inStart: number;
-  private readonly outStart: number;
-  /** Whether any output was produced: then a format error means garbage after a stream. */
-  private producedOutput = false;
+  private strm: number;
+  private readonly inBuf: number;
+  private readonly outBuf: number;
+  private done = false;
 
   private constructor(
-    private readonly xz: XzExports,
-    private readonly onData: (chunk: Uint8Array) => void,
+    private readonly lzma: LzmaModule,
+    private readonly format: LzmaFormat,
+    private readonly onData: (chunk: Uint8Array) => void | Promise<void>,
   ) {
-    this.context = xz.create_context();
-    const words = this.words();
-    this.bufSize = words[W_BUFSIZE];
-    this.inStart = words[W_IN];
-    this.outStart = words[W_OUT];
+    this.strm = lzma._malloc(STREAM_SIZE);
+    this.inBuf = lzma._malloc(IN_SIZE);
+    this.outBuf = lzma._malloc(OUT_SIZE);
+    if (this.strm === 0 || this.inBuf === 0 || this.outBuf === 0) throw new Error('liblzma: cannot allocate its buffers');
+    lzma.HEAPU8.fill(0, this.strm, this.strm + STREAM_SIZE); // LZMA_STREAM_INIT
+    const ret =
+      format === 'xz'
+        ? lzma._lzma_stream_decoder(this.strm, BigInt(XZ_MAX_MEMORY), LZMA_CONCATENATED)
+        : lzma._lzma_auto_decoder(this.strm, BigInt(XZ_MAX_MEMORY), LZMA_CONCATENATED);
+    if (ret !== LZMA_OK) throw new Error(`liblzma: cannot start a decoder (code ${ret})`);
   }
 
-  /** Creates a decoder, loading the wasm module on first use. */
-  static async create(onData: (chunk: Uint8Array) => void): Promise<XzDecoder> {
-    return new XzDecoder(await loadXz(), onData);
+  /**
+   * Creates a decoder in a fresh instance of liblzma. `onData` gets each piece of output
+   * as a view of wasm memory, valid until its returned promise (if any) settles.
+   */
+  static async create(onData: (chunk: Uint8Array) => void | Promise<void>, format: LzmaFormat = 'xz'): Promise<XzDecoder> {
+    const { create, wasm } = await loadLiblzma();
+    const lzma = await create({
+      // Instantiate the module compiled once, instead of fetching and compiling it again.
+      instantiateWasm(imports: WebAssembly.Imports, ready: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
+        const instance = new WebAssembly.Instance(wasm, imports);
+        ready(instance, wasm);
+        return instance.exports;
+      },
+    });
+    for (const fn of ['_malloc', '_free', '_lzma_stream_decoder', '_lzma_auto_decoder', '_lzma_code', '_lzma_end'] as const) {
+      if (typeof lzma[fn] !== 'function') {
+        throw new Error(`node-liblzma's wasm no longer exports ${fn}; update src/format/xz-decoder.ts (written for node-liblzma 5.1)`);
+      }
+    }
+    return new XzDecoder(lzma, format, onData);
   }
 
   /** Decodes `chunk`, handing all output it yields to `onData`. */
-  write(chunk: Uint8Array): void {
+  async write(chunk: Uint8Array): Promise<void> {
     this.checkAlive();
     try {
       for (let pos = 0; pos < chunk.length; ) {
-        const n = Math.min(this.bufSize, chunk.length - pos);
-        new Uint8Array(this.xz.memory.buffer, this.inStart, n).set(chunk.subarray(pos, pos + n));
-        this.xz.supply_input(this.context, n);
+        const n = Math.min(IN_SIZE, chunk.length - pos);
+        this.lzma.HEAPU8.set(chunk.subarray(pos, pos + n), this.inBuf);
+        this.setU32(NEXT_IN, this.inBuf);
+        this.setU32(AVAIL_IN, n);
         pos += n;
-        this.run(false);
+        await this.run(LZMA_RUN);
       }
     } catch (err) {
       this.destroy();
@@ -136,61 +145,87 @@ export class XzDecoder {
     }
   }
 
-  /** Signals the end of input: flushes the rest and checks the stream is complete. */
-  end(): void {
+  /** Signals the end of input: flushes the rest and checks that the last stream is complete. */
+  async end(): Promise<void> {
     this.checkAlive();
     try {
-      // An empty input buffer is how this ABI says "finish" (xz_dec_catrun(…, finish = in_size == 0)).
-      this.xz.supply_input(this.context, 0);
-      this.run(true);
+      this.setU32(AVAIL_IN, 0);
+      await this.run(LZMA_FINISH);
     } finally {
       this.destroy();
     }
   }
 
-  /** Frees the wasm context. Idempotent. */
+  /** Frees the decoder and its wasm instance. Idempotent. */
   destroy(): void {
-    if (this.context !== 0) {
-      this.xz.destroy_context(this.context);
-      this.context = 0;
-    }
+    if (this.done) return;
+    this.done = true;
+    this.lzma._lzma_end(this.strm);
+    this.lzma._free(this.inBuf);
+    this.lzma._free(this.outBuf);
+    this.lzma._free(this.strm);
+    this.strm = 0;
   }
 
-  private run(finishing: boolean): void {
-    for (let calls = 0; ; calls++) {
-      const ret = this.xz.get_next_output(this.context);
-      // get_next_output may grow wasm memory (the dictionary is allocated lazily): fresh views.
-      let words = this.words();
-      const produced = words[W_OUT_POS];
+  /** Calls `lzma_code` until the input is used up (and, finishing, until the end). */
+  private async run(action: number): Promise<void> {
+    for (;;) {
+      this.setU32(NEXT_OUT, this.outBuf);
+      this.setU32(AVAIL_OUT, OUT_SIZE);
+      const ret = this.lzma._lzma_code(this.strm, action);
+      const produced = OUT_SIZE - this.getU32(AVAIL_OUT);
       if (produced > 0) {
-        this.producedOutput = true;
-        this.onData(new Uint8Array(this.xz.memory.buffer, this.outStart, produced));
-        words = this.words();
-        words[W_OUT_POS] = 0;
+        // HEAPU8 is replaced when the memory grows: take it after the call.
+        const pending = this.onData(this.lzma.HEAPU8.subarray(this.outBuf, this.outBuf + produced));
+        if (pending) await pending;
+        if (this.done) throw new CompressionError(`${this.format} decompression was aborted`);
       }
-      if (ret === XZ_STREAM_END) return;
-      if (ret !== XZ_OK) throw new CompressionError(this.describe(ret));
-      const outputFull = produced === this.bufSize;
-      if (!finishing && words[W_IN_POS] === words[W_IN_SIZE] && !outputFull) return;
-      // Finishing: xz-embedded answers XZ_BUF_ERROR on the second call without progress, so
-      // this loop ends; the guard is only against an ABI surprise.
-      if (calls > 1_000_000) throw new CompressionError('xz decoder made no progress');
+      if (ret === LZMA_STREAM_END) return;
+      if (ret !== LZMA_OK) throw this.failure(ret);
+      // Running: stop when the input is used up and liblzma had no more output to give.
+      if (action === LZMA_RUN && this.getU32(AVAIL_IN) === 0 && produced < OUT_SIZE) return;
     }
   }
 
-  private describe(ret: number): string {
-    // xz_dec_catrun starts a new stream after a complete one, so bytes after the end surface
-    // as a bad stream header, or as a truncated one if fewer than 12 bytes follow.
-    if (this.producedOutput && ret === XZ_FORMAT_ERROR) return 'the xz data has trailing garbage after the end of the stream';
-    if (this.producedOutput && ret === XZ_BUF_ERROR) return 'the xz stream is truncated or followed by trailing garbage';
-    return XZ_MESSAGES[ret] ?? `xz decoding failed with code ${ret}`;
+  private failure(ret: number): Error {
+    const what = this.format;
+    switch (ret) {
+      case LZMA_DATA_ERROR:
+        return new CompressionError(`the ${what} data is corrupt (liblzma: "Corrupted input data")`);
+      case LZMA_FORMAT_ERROR:
+        return new CompressionError(`the data is not in ${what} format (liblzma: "File format not recognized")`);
+      case LZMA_OPTIONS_ERROR:
+        return new CompressionError(`the ${what} stream uses options liblzma does not support (liblzma: "Unsupported options")`);
+      case LZMA_BUF_ERROR:
+        return new CompressionError(`the ${what} data is truncated (liblzma: "Unexpected end of input")`);
+      case LZMA_MEMLIMIT_ERROR:
+        return new SizeLimitError(
+          `the ${what} stream needs more than ${XZ_MAX_MEMORY / 1024 / 1024} MiB of memory to decode (its dictionary is larger than what xz -9 uses)`,
+          XZ_MAX_MEMORY,
+        );
+      case LZMA_MEM_ERROR:
+        return new Error('liblzma ran out of memory');
+      default:
+        return new Error(`liblzma failed with code ${ret}`);
+    }
   }
 
-  private words(): Uint32Array {
-    return new Uint32Array(this.xz.memory.buffer, this.context, 6);
+  private setU32(offset: number, value: number): void {
+    const at = this.strm + offset;
+    const heap = this.lzma.HEAPU8;
+    heap[at] = value & 0xff;
+    heap[at + 1] = (value >>> 8) & 0xff;
+    heap[at + 2] = (value >>> 16) & 0xff;
+    heap[at + 3] = value >>> 24;
+  }
+
+  private getU32(offset: number): number {
+    const at = this.strm + offset;
+    const heap = this.lzma.HEAPU8;
+    return (heap[at] | (heap[at + 1] << 8) | (heap[at + 2] << 16)) + heap[at + 3] * 0x1000000;
   }
 
   private checkAlive(): void {
-    if (this.context === 0) throw new Error('XzDecoder used after end() or destroy()');
+    if (this.done) throw new CompressionError(`${this.format} decompression was aborted`);
   }
 }

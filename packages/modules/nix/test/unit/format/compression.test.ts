@@ -167,8 +167,8 @@ describe('decompressors', () => {
   });
 
   it('report non-xz data and empty input', async () => {
-    expect((await failure(decompress('xz', [treeNar]))).message).toBe('the data is not in xz format (bad magic bytes)');
-    expect((await failure(decompress('xz', []))).message).toBe('the xz stream is truncated');
+    expect((await failure(decompress('xz', [treeNar]))).message).toBe('the data is not in xz format (liblzma: "File format not recognized")');
+    expect((await failure(decompress('xz', []))).message).toBe('the xz data is truncated (liblzma: "Unexpected end of input")');
     expect((await failure(decompress('zstd', []))).message).toBe('the zstd stream is empty');
     expect((await failure(decompress('gzip', []))).message).toMatch(/gzip.*truncated/);
   });
@@ -176,10 +176,10 @@ describe('decompressors', () => {
   it('decode concatenated xz streams with stream padding, as liblzma does', async () => {
     const a = fixture(xzFile);
     expect(await decompress('xz', [a, Buffer.alloc(4), a])).toEqual(Buffer.concat([treeNar, treeNar]));
-    expect((await failure(decompress('xz', [a, Buffer.alloc(3)]))).message).toBe('the xz data is corrupt');
+    expect((await failure(decompress('xz', [a, Buffer.alloc(3)]))).message).toBe('the xz data is corrupt (liblzma: "Corrupted input data")');
   });
 
-  it('run many xz decoders at once, interleaved (each has its own wasm context)', async () => {
+  it('run many xz decoders at once, interleaved (each has its own liblzma instance)', async () => {
     const bytes = fixture(xzFile);
     const outs: Buffer[][] = [];
     const decoders = await Promise.all(
@@ -188,11 +188,11 @@ describe('decompressors', () => {
         return XzDecoder.create((c) => outs[i]!.push(Buffer.from(c)));
       }),
     );
-    // Every decoder allocates its 8 MiB dictionary on first use, growing wasm memory under the others.
-    for (let pos = 0; pos < bytes.length; pos += 37) for (const d of decoders) d.write(bytes.subarray(pos, pos + 37));
-    for (const d of decoders) d.end();
+    // Every decoder allocates its 8 MiB dictionary on first use, in its own memory.
+    for (let pos = 0; pos < bytes.length; pos += 37) for (const d of decoders) await d.write(bytes.subarray(pos, pos + 37));
+    for (const d of decoders) await d.end();
     for (const out of outs) expect(Buffer.concat(out)).toEqual(treeNar);
-    expect(() => decoders[0]!.write(bytes)).toThrow(/used after end/);
+    await expect(decoders[0]!.write(bytes)).rejects.toThrow(/aborted/);
   });
 
   it('release an abandoned xz decoder', async () => {

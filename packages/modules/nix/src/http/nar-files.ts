@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, type ModuleContext, type StagedBlob } from '@forge/core';
-import { createNarVerifier, formatHash, parseNarFileName, renderListing, type NarVerification, type NarVerifier } from '../format/index.js';
-import { asBadRequest, formatErrorToHttp, once } from './body.js';
+import { ChunkChannel, createNarVerifier, formatHash, parseNarFileName, type NarVerification, type NarVerifier } from '../format/index.js';
+import { asBadRequest, formatErrorToHttp } from './body.js';
 import { Semaphore } from './semaphore.js';
 import type { NixServices } from '../services.js';
 import { NIX } from '../constants.js';
@@ -33,8 +33,8 @@ export function narFileRoutes(nix: NixServices): void {
   const { ctx, cache } = nix;
   const { router, registry } = ctx;
   const maxSize = ctx.host.maxUploadBytes;
-  // An xz decoder keeps its dictionary (8 MiB at Nix's default level, up to 64 MiB) in
-  // WebAssembly memory that never shrinks: bound how many run at once. Others wait.
+  // An xz decoder holds its dictionary (8 MiB at Nix's default level, up to XZ_MAX_MEMORY)
+  // while it runs: bound how many run at once. Others wait.
   const decoders = new Semaphore(4);
 
   router.put('/nar/:file', async (req: Request, res: Response) => {
@@ -44,6 +44,9 @@ export function narFileRoutes(nix: NixServices): void {
     if (declared > maxSize) throw new PayloadTooLargeError(maxSize);
     const { owner } = await cache.write(req);
 
+    // The listing is written while the NAR is parsed and staged as it comes (the verifier
+    // holds at most 1 MiB of it), so no listing is ever held whole in memory.
+    const listingChunks = new ChunkChannel();
     const verifier = await asBadRequest('NAR upload refused', () =>
       createNarVerifier({
         compression: name.compressions.length === 1 ? name.compressions[0]! : 'auto',
@@ -52,14 +55,21 @@ export function narFileRoutes(nix: NixServices): void {
         // 413 like the Content-Length check (the verifier's own limit would say 400).
         // A NAR inflates to more than its compressed size; this bounds decompression bombs.
         maxNarSize: maxSize * 64,
+        onListing: (chunk) => listingChunks.push(chunk),
       }),
     );
     const staged: StagedBlob[] = [];
     let facts: NarVerification;
+    const listingStaging = registry.stageBlob(listingChunks);
+    listingStaging.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+    let listing: StagedBlob;
     const release = await decoders.acquire();
     try {
       staged.push(await registry.stageBlob(tee(req.iterator({ destroyOnReturn: false }), verifier), { maxSize }));
       facts = await asBadRequest('NAR upload refused', () => verifier.end());
+      listingChunks.end();
+      listing = await listingStaging;
+      staged.push(listing);
       if (!name.compressions.includes(facts.compression)) {
         throw new BadRequestError(
           `NAR upload refused: the file name says ${name.compressions.join(' or ')} but the data is ${facts.compression}-compressed`,
@@ -67,13 +77,13 @@ export function narFileRoutes(nix: NixServices): void {
       }
     } catch (err) {
       verifier.abort();
+      listingChunks.fail(err);
+      await listingStaging.then((s) => s.discard(), () => {});
       await Promise.all(staged.map((s) => s.discard()));
       throw err;
     } finally {
       release();
     }
-    const listing = await registry.stageBlob(once(renderListing(facts.listing)));
-    staged.push(listing);
     const properties: NarFileFacts = {
       compression: facts.compression,
       fileHash: formatHash(facts.fileHash, 'nix32').slice('sha256:'.length),

@@ -32,8 +32,13 @@ export const COMPRESSION_NAMES = [
 /** A `Compression:` value Nix knows. */
 export type CompressionName = (typeof COMPRESSION_NAMES)[number];
 
-/** The compressions this cache can decode and therefore verify. */
-export const SUPPORTED_COMPRESSIONS = ['none', 'xz', 'zstd', 'gzip', 'br'] as const satisfies readonly CompressionName[];
+/**
+ * The compressions this cache can decode, and therefore verify, in bounded memory. Nix 2.8
+ * also writes lz4, lzma (the legacy `.lzma` format: no magic number, no checksum) and
+ * compress (`.Z`), and with external programs lzop, grzip and lrzip; those are refused
+ * (docs/nix-cache.md, "Compressions").
+ */
+export const SUPPORTED_COMPRESSIONS = ['none', 'xz', 'zstd', 'bzip2', 'lzip', 'gzip', 'br'] as const satisfies readonly CompressionName[];
 
 /** A compression this cache can decode. */
 export type SupportedCompression = (typeof SUPPORTED_COMPRESSIONS)[number];

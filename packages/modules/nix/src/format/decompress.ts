@@ -1,10 +1,10 @@
 /**
  * Streaming decompression of NAR files for the compressions this cache supports:
- * `none`, `xz` (liblzma in wasm, see `xz-decoder.ts`), `zstd` (libzstd through the
- * `zstd-napi` addon, or fzstd's streaming `Decompress` where the addon did not build),
- * `gzip` and `br` (node:zlib). Everything else Nix can write (bzip2, lz4,
- * lzip, lzma, lzop, compress, grzip, lrzip) is refused with a {@link CompressionError}
- * naming the supported set.
+ * `none`, `xz` and `lzip` (liblzma in wasm, see `xz-decoder.ts`), `zstd` (libzstd through
+ * the `zstd-napi` addon, or fzstd's streaming `Decompress` where the addon did not build),
+ * `bzip2` (`bzip2-decoder.ts`), `gzip` and `br` (node:zlib). Everything else Nix can
+ * write (lz4, lzma, compress; lzop, grzip and lrzip need external programs) is refused
+ * with a {@link CompressionError} naming the supported set (see docs/nix-cache.md).
  *
  * The core is push-based: `write(chunk)` resolves once everything that chunk decodes to
  * has been handed to the `onData` sink, which is how the NAR verifier applies backpressure
@@ -21,7 +21,8 @@ import { createBrotliDecompress, createGunzip, type BrotliDecompress, type Gunzi
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { assertSupportedCompression, type CompressionName } from './compression.js';
 import { CompressionError, NixFormatError, SizeLimitError } from './errors.js';
-import { XzDecoder } from './xz-decoder.js';
+import { Bzip2Decoder } from './bzip2-decoder.js';
+import { XzDecoder, type LzmaFormat } from './xz-decoder.js';
 import { ZstdFrameGuard } from './zstd-frames.js';
 
 /** Options of {@link createDecompressor}. */
@@ -92,9 +93,13 @@ export function createDecompressor(
       case 'none':
         return passThrough(sink);
       case 'xz':
-        return xz(sink);
+        return xz(sink, 'xz');
+      case 'lzip':
+        return xz(sink, 'lzip');
       case 'zstd':
         return (options.zstdDecoder ?? defaultZstdDecoder) === 'libzstd' ? zstdNative(sink) : zstd(sink);
+      case 'bzip2':
+        return bzip2(sink);
       case 'gzip':
         return zlibStream(createGunzip({ chunkSize: 64 * 1024 }), sink, 'gzip');
       case 'br':
@@ -123,14 +128,14 @@ function passThrough(sink: Sink): Core {
   };
 }
 
-function xz(sink: Sink): Core {
+function xz(sink: Sink, format: LzmaFormat): Core {
   let decoder: XzDecoder | undefined;
   let destroyed = false;
   const get = async (): Promise<XzDecoder> => {
-    decoder ??= await XzDecoder.create(sink, 'xz');
+    decoder ??= await XzDecoder.create(sink, format);
     if (destroyed) {
       decoder.destroy();
-      throw new CompressionError('xz decompression was aborted');
+      throw new CompressionError(`${format} decompression was aborted`);
     }
     return decoder;
   };
@@ -141,6 +146,15 @@ function xz(sink: Sink): Core {
       destroyed = true;
       decoder?.destroy();
     },
+  };
+}
+
+function bzip2(sink: Sink): Core {
+  const decoder = new Bzip2Decoder(sink);
+  return {
+    write: (chunk) => decoder.write(chunk),
+    end: () => decoder.end(),
+    destroy: () => decoder.destroy(),
   };
 }
 

@@ -96,7 +96,7 @@ describe('compression names and NAR file names', () => {
 });
 
 describe('decompressors', () => {
-  it.each(['xz', 'zstd', 'gzip', 'br', 'none'] as const)('decode every %s fixture, in any chunking', async (compression) => {
+  it.each(['xz', 'zstd', 'bzip2', 'gzip', 'br', 'none'] as const)('decode every %s fixture, in any chunking', async (compression) => {
     for (const [file, expected] of pairs(compression)) {
       const bytes = fixture(file);
       expect(await decompress(compression, [bytes])).toEqual(expected);
@@ -114,10 +114,10 @@ describe('decompressors', () => {
     expect((await decompress('br', chunked(brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }), () => 65536))).equals(data)).toBe(true);
   });
 
-  it.each(['bzip2', 'lz4', 'lzip', 'lzma', 'lzop', 'compress', 'grzip', 'lrzip'] as const)('refuse %s, naming what is supported', (compression) => {
+  it.each(['lz4', 'lzma', 'lzop', 'compress', 'grzip', 'lrzip'] as const)('refuse %s, naming what is supported', (compression) => {
     expect(() => createDecompressor(compression, () => {})).toThrow(CompressionError);
     expect(() => createDecompressor(compression, () => {})).toThrow(
-      `unsupported compression: '${compression}' is not supported by this cache; supported: none, xz, zstd, gzip, br`,
+      `unsupported compression: '${compression}' is not supported by this cache; supported: none, xz, zstd, bzip2, lzip, gzip, br`,
     );
     expect(() => createDecompressor('foo' as CompressionName, () => {})).toThrow(/'foo' is not a compression Nix knows/);
   });

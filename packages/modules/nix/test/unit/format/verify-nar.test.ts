@@ -38,7 +38,7 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 }
 
 describe('createNarVerifier on uploads Nix 2.8 made', () => {
-  const uploads = (['xz', 'zstd', 'none', 'gzip', 'br'] as const).flatMap((c) => cacheFiles(c, '.narinfo').map((f) => [c, f] as const));
+  const uploads = (['xz', 'zstd', 'bzip2', 'none', 'gzip', 'br'] as const).flatMap((c) => cacheFiles(c, '.narinfo').map((f) => [c, f] as const));
 
   it.each(uploads)('%s %s: yields exactly the narinfo fields and the .ls', async (compression, file) => {
     const info = parseNarInfo(fixtureText(file));
@@ -57,7 +57,7 @@ describe('createNarVerifier on uploads Nix 2.8 made', () => {
     }
   });
 
-  it.each(['xz', 'zstd', 'gzip', 'none'] as const)('detects %s with compression: auto', async (compression) => {
+  it.each(['xz', 'zstd', 'bzip2', 'gzip', 'none'] as const)('detects %s with compression: auto', async (compression) => {
     const info = treeInfo(compression);
     const result = await verify({ compression: 'auto' }, [fixture(`cache-${compression}/${info.url}`)]);
     expect(result.compression).toBe(compression);
@@ -112,10 +112,18 @@ describe('createNarVerifier rejects bad uploads, naming the field', () => {
   });
 
   it('compressions the cache cannot decode', async () => {
-    expect(() => createNarVerifier({ compression: 'bzip2' })).toThrow(/'bzip2' is not supported by this cache; supported: none, xz, zstd, gzip, br/);
-    const err = await failure(verify({ compression: 'auto' }, [fixture(`cache-bzip2/${treeInfo('bzip2').url}`)]));
+    expect(() => createNarVerifier({ compression: 'lz4' })).toThrow(/'lz4' is not supported by this cache; supported: none, xz, zstd, bzip2, lzip, gzip, br/);
+    const err = await failure(verify({ compression: 'auto' }, [Buffer.concat([Buffer.from('04224d18', 'hex'), Buffer.alloc(40)])]));
     expect(err).toBeInstanceOf(CompressionError);
-    expect(err.message).toMatch(/'bzip2' is not supported/);
+    expect(err.message).toMatch(/'lz4' is not supported/);
+  });
+
+  it('verifies lzip as Nix 2.8 writes it (libarchive), detected by its magic bytes', async () => {
+    const lz = fixture('../compression-corpus/small.lz');
+    const result = await verify({ compression: 'auto' }, chunked(lz, () => 5));
+    expect(result.compression).toBe('lzip');
+    expect(result.entryCount).toBe(1);
+    expect(result.listingBytes.toString()).toMatch(/^\{"version":1,"root":\{"type":"regular","size":27,"narOffset":96\}\}$/);
   });
 
   it('an empty body', async () => {

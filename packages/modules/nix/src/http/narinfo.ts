@@ -10,6 +10,7 @@ import {
 } from '@forge/core';
 import { NIX } from '../constants.js';
 import {
+  assertContentAddressMatches,
   checkPathSignatures,
   fingerprintPath,
   formatContentAddress,
@@ -115,6 +116,8 @@ export async function storeNarInfo(nix: NixServices, owner: Owner, urlHash: stri
   if (info.narSize !== facts.narSize) throw mismatch('NarSize', info.narSize, facts.narSize);
   if (info.fileHash && nix32(info.fileHash) !== facts.fileHash) throw mismatch('FileHash', `sha256:${nix32(info.fileHash)}`, `sha256:${facts.fileHash}`);
   if (info.fileSize !== undefined && info.fileSize !== facts.fileSize) throw mismatch('FileSize', info.fileSize, facts.fileSize);
+  // A CA must give this StorePath (and a fixed:r:sha256 one the NarHash), as Nix checks.
+  await asBadRequest('narinfo refused', () => assertContentAddressMatches(info));
 
   // Signatures: well-formed (parsing checked that), none forged in the name of a server
   // key, and those by keys the owner trusts must verify. The active key first: a new cache

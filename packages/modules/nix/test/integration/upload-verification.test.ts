@@ -3,13 +3,17 @@
  * package, version, file, blob, owner file or store path row, and no staging file.
  * NARs: hash ≠ URL, compression ≠ name, malformed NARs inside valid xz/zstd/gzip,
  * truncated streams. Narinfos: every field that must match what the server computed,
- * missing NARs and references, malformed files. Re-PUT of a narinfo is idempotent.
+ * missing NARs and references, a CA that does not give the StorePath, malformed files.
+ * Re-PUT of a narinfo is idempotent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '@forge/db/testing';
 import { basic, startTestServer, type TestServer } from '@forge/server/testing';
-import { formatHash, narFileUrl, parseNix32Sha256, parseStorePathBaseName, sha256, type CompressionName } from '../../src/format/index.js';
+import { Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { NAR_MAX_ENTRIES, formatHash, narFileUrl, parseNix32Sha256, parseStorePathBaseName, sha256, storePathFromContentAddress, type CompressionName } from '../../src/format/index.js';
 import { entry, file, MAGIC, nar, str } from '../unit/format/nar-builder.js';
+import { manyEmptyFiles } from '../unit/format/many-files.js';
 import {
   CacheClient,
   compress,
@@ -111,6 +115,19 @@ describe.each(kinds)('nix upload verification on %s', (kind) => {
       const empty = Buffer.alloc(0);
       await refuseNar(narName(empty, 'none'), empty, /empty/);
     });
+
+    it('refuses a NAR with more entries than NAR_MAX_ENTRIES with 413 (the listing bomb), leaving nothing', async () => {
+      // The issue's attack: a few MB of compressed empty files used to take the heap to 4 GB.
+      const gz: Buffer[] = [];
+      for await (const chunk of Readable.from(manyEmptyFiles(NAR_MAX_ENTRIES)).pipe(createGzip({ level: 1 }))) gz.push(chunk as Buffer);
+      const body = Buffer.concat(gz);
+      expect(body.length).toBeLessThan(64 * 1024 * 1024);
+      await expectNothingLeft(t, async () => {
+        const res = await alice.put(`nar/${narName(body, 'gzip')}`, body, 'application/x-nix-nar');
+        expect(res.status).toBe(413);
+        expect(await res.text()).toMatch(`the NAR holds more than ${NAR_MAX_ENTRIES} files, directories and symlinks, the most this cache accepts`);
+      });
+    }, 120_000);
 
     it('accepts each compression, and the same NAR again (201, idempotent)', async () => {
       for (const compression of COMPRESSIONS) {
@@ -226,6 +243,31 @@ describe.each(kinds)('nix upload verification on %s', (kind) => {
         [p.narinfo.replace('References: ', 'References: /nix/store/'), /References|reference/],
       ];
       for (const [text, message] of cases) await refuseInfo(p.hashPart, text, message);
+    });
+
+    it('checks a CA field: the StorePath must follow from it, and a fixed:r:sha256 one must be the NarHash', async () => {
+      // The issue's case: CA fixed:r:sha256:<NarHash> on a path whose hash does not follow from it.
+      const plain = makePath({ name: 'not-ca-1.0', compression: 'zstd' });
+      expect((await alice.putNar(plain)).status).toBe(201);
+      const forged = withInfo(plain, { ca: { method: 'nar', hash: plain.info.narHash } });
+      await refuseInfo(plain.hashPart, forged.narinfo, /^narinfo refused: CA fixed:r:sha256:\S+ does not match StorePath: with this name and these references Nix derives \/nix\/store\/\S+-not-ca-1\.0, not /);
+      // The path Nix derives from the same NAR is accepted, CA and all.
+      const derived = storePathFromContentAddress({ method: 'nar', hash: sha256(plain.nar) }, 'ca-path-1.0', [], false);
+      const ca = makePath({ name: 'ca-path-1.0', hashPart: derived.hashPart, nar: plain.nar, compression: 'zstd' });
+      const caInfo = withInfo(ca, { ca: { method: 'nar', hash: ca.info.narHash } });
+      expect((await alice.putNar(caInfo)).status).toBe(201);
+      expect((await alice.putNarInfo(caInfo)).status).toBe(201);
+      expect(await alice.narinfo(ca.hashPart)).toContain(`CA: fixed:r:sha256:${nix32Of(plain.nar)}\n`);
+      // A path that follows from its CA, but the CA is not the hash of the NAR uploaded.
+      const other = sha256(Buffer.from('some other content'));
+      const lie = storePathFromContentAddress({ method: 'nar', hash: other }, 'ca-lie-1.0', [], false);
+      const lying = makePath({ name: 'ca-lie-1.0', hashPart: lie.hashPart, nar: plain.nar, compression: 'zstd' });
+      await refuseInfo(lying.hashPart, withInfo(lying, { ca: { method: 'nar', hash: other } }).narinfo, /does not match NarHash sha256:\S+: a fixed:r:sha256 content address is the hash of the NAR/);
+      // A flat content address cannot have references.
+      const flat = sha256(Buffer.from('flat'));
+      const flatPath = storePathFromContentAddress({ method: 'flat', hash: flat }, 'flat-1.0', [], false);
+      const withRef = makePath({ name: 'flat-1.0', hashPart: flatPath.hashPart, nar: plain.nar, compression: 'zstd', references: [dep] });
+      await refuseInfo(withRef.hashPart, withInfo(withRef, { ca: { method: 'flat', hash: flat } }).narinfo, /cannot have references/);
     });
 
     it('accepts the right narinfo (201); a re-PUT is idempotent (200, same served bytes, no new rows)', async () => {

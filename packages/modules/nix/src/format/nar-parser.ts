@@ -360,7 +360,7 @@ export class NarParser {
           break;
         }
         default:
-          throw this.error(`unexpected data after the end of the NAR (${len - pos} more bytes in this chunk)`, this.base + pos);
+          throw this.error('unexpected data after the end of the NAR', this.base + pos);
       }
     }
   }

@@ -71,6 +71,22 @@ export function parseRealisation(json: string | Uint8Array): Realisation {
 }
 
 /**
+ * Renders a realisation as Nix 2.8 writes it (`Realisation::toJSON().dump()`: nlohmann's
+ * object keys sorted bytewise, compact; signatures are a sorted set). Parsing accepts any
+ * JSON spelling; this is the one canonical form.
+ */
+export function serializeRealisation(realisation: Realisation): string {
+  const deps = Object.keys(realisation.dependentRealisations).sort(compareBytes);
+  const depsJson = `{${deps.map((k) => `${JSON.stringify(k)}:${JSON.stringify(realisation.dependentRealisations[k])}`).join(',')}}`;
+  const signatures = [...new Set(realisation.signatures)].sort(compareBytes);
+  return `{"dependentRealisations":${depsJson},"id":${JSON.stringify(realisation.id)},"outPath":${JSON.stringify(realisation.outPath)},"signatures":${JSON.stringify(signatures)}}`;
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/**
  * The string a realisation signature covers: the JSON without `signatures`, keys sorted,
  * compact, as nlohmann's `dump()` prints it (2.8.0:src/libstore/realisation.cc:109-114).
  */

@@ -4,10 +4,12 @@
 //   npx tsc -b packages/modules/nix && node packages/modules/nix/test/bench/format-throughput.mjs [MiB]
 //
 // Builds a synthetic NAR of about MiB mebibytes (default 256): a few thousand text-like files
-// plus one incompressible blob, compresses it with the xz/zstd CLIs (Nix's defaults: xz -6,
-// zstd -3; skipped if a tool is missing) and with node:zlib, then measures
-//   - NarParser alone (parse + SHA-256 + listing) on the uncompressed NAR,
-//   - createNarVerifier (file hash + decompression + parse) for each compression,
+// plus one incompressible blob, compresses it with the xz/zstd/bzip2 CLIs (Nix's defaults:
+// xz -6, zstd -3, bzip2 -9; skipped if a tool is missing) and with node:zlib, then measures
+//   - NarParser alone (parse + SHA-256 + streamed listing) on the uncompressed NAR,
+//   - the reference scan (HashPartCollector) alone, and the verifier with and without it,
+//   - createNarVerifier (file hash + decompression + parse + listing + reference scan) for
+//     each compression,
 // reporting MB/s of uncompressed NAR. Work files go to $TMPDIR/forge-nar-bench.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -15,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { NarParser, createNarVerifier, narChunks } from '../../dist/format/index.js';
+import { HashPartCollector, NarParser, createNarVerifier, narChunks } from '../../dist/format/index.js';
 
 const mib = Number(process.argv[2] ?? 256);
 const dir = join(tmpdir(), 'forge-nar-bench');
@@ -62,6 +64,7 @@ const files = { none: nar };
 for (const [name, cmd, args, ext] of [
   ['xz', 'xz', ['-6', '-T1', '-k', '-f'], '.xz'],
   ['zstd', 'zstd', ['-3', '-q', '-f', '-k'], '.zst'],
+  ['bzip2', 'bzip2', ['-9', '-k', '-f'], '.bz2'],
 ]) {
   const out = narPath + ext;
   if (!existsSync(out)) {
@@ -89,11 +92,25 @@ console.log(`NAR: ${(nar.length / 1e6).toFixed(0)} MB, ${statSync(narPath).size}
 }
 for (let round = 0; round < 2; round++) {
   const [ms, r] = await time(() => {
-    const p = new NarParser();
+    const p = new NarParser({ onListing: () => {} });
     for (let pos = 0; pos < nar.length; pos += CHUNK) p.write(nar.subarray(pos, pos + CHUNK));
     return p.end();
   });
-  if (round === 1) console.log(`NarParser (parse+hash+listing)  ${mb(nar.length, ms).padStart(6)} MB/s  (${r.listing.root.entries.get('lib').entries.size} files)`);
+  if (round === 1) console.log(`NarParser (parse+hash+listing)  ${mb(nar.length, ms).padStart(6)} MB/s  (${r.entryCount} entries, ${r.listingSize} bytes of listing)`);
+}
+{
+  let best = Infinity;
+  let found;
+  for (let round = 0; round < 3; round++) {
+    const [ms, r] = await time(() => {
+      const c = new HashPartCollector();
+      for (let pos = 0; pos < nar.length; pos += CHUNK) c.write(nar.subarray(pos, pos + CHUNK));
+      return c.result();
+    });
+    best = Math.min(best, ms);
+    found = r;
+  }
+  console.log(`reference scan alone             ${mb(nar.length, best).padStart(6)} MB/s  (${found.hashParts.length} candidates)`);
 }
 {
   // Many small files: per-entry cost (tokens, name checks, listing nodes) rather than hashing.
@@ -116,18 +133,25 @@ for (let round = 0; round < 2; round++) {
   }
   console.log(`NarParser, 100k small files      ${mb(small.length, best).padStart(6)} MB/s  (${((100_000 / best) * 1000 / 1e6).toFixed(2)} M entries/s, ${(small.length / 1e6).toFixed(0)} MB)`);
 }
-for (const [compression, body] of Object.entries(files)) {
+const verify = async (compression, body, scan) => {
   let best = Infinity;
   for (let round = 0; round < 2; round++) {
     const [ms, r] = await time(async () => {
-      const v = createNarVerifier({ compression });
+      // The listing goes to a consumer that takes it at once, as the blob store's staging does.
+      const v = createNarVerifier({ compression, onListing: async () => {}, ...(!scan && { maxReferenceCandidates: 0 }) });
       for (let pos = 0; pos < body.length; pos += CHUNK) await v.write(body.subarray(pos, pos + CHUNK));
       return v.end();
     });
     if (r.narSize !== nar.length) throw new Error('size mismatch');
     best = Math.min(best, ms);
   }
+  return best;
+};
+console.log('verifier (file hash + decompression + parse + listing), MB/s of NAR: with the reference scan / without');
+for (const [compression, body] of Object.entries(files)) {
+  const withScan = await verify(compression, body, true);
+  const withoutScan = await verify(compression, body, false);
   console.log(
-    `verifier ${compression.padEnd(5)} (${(body.length / 1e6).toFixed(0).padStart(4)} MB in)  ${mb(nar.length, best).padStart(6)} MB/s of NAR  ${mb(body.length, best).padStart(6)} MB/s of upload`,
+    `verifier ${compression.padEnd(5)} (${(body.length / 1e6).toFixed(0).padStart(4)} MB in)  ${mb(nar.length, withScan).padStart(6)} / ${mb(nar.length, withoutScan).padStart(6)} MB/s of NAR  (${((withScan / withoutScan - 1) * 100).toFixed(0).padStart(3)}% for the scan)  ${mb(body.length, withScan).padStart(6)} MB/s of upload`,
   );
 }

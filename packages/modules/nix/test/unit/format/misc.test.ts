@@ -13,6 +13,7 @@ import {
   parseNixCacheInfo,
   parseRealisation,
   realisationFingerprint,
+  serializeRealisation,
   renderNixCacheInfo,
   decodeBase64Strict,
 } from '../../../src/format/index.js';
@@ -77,6 +78,7 @@ describe('realisations (.doi)', () => {
     const r = parseRealisation(doi);
     expect(r.outPath).toBe('qa1w9gdfrba6jl2r57mb3c43863gqywp-hello.txt');
     expect(realisationFingerprint(r)).toBe(doi.replace(',"signatures":[]', ''));
+    expect(serializeRealisation(r)).toBe(doi);
     const id = parseDrvOutputId(r.id);
     expect(id.outputName).toBe('out');
     expect(formatDrvOutputId(id)).toBe(r.id);

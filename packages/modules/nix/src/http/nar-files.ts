@@ -60,10 +60,10 @@ export function narFileRoutes(nix: NixServices): void {
     );
     const staged: StagedBlob[] = [];
     let facts: NarVerification;
-    const listingStaging = registry.stageBlob(listingChunks);
-    listingStaging.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
     let listing: StagedBlob;
     const release = await decoders.acquire();
+    const listingStaging = registry.stageBlob(listingChunks);
+    listingStaging.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
     try {
       staged.push(await registry.stageBlob(tee(req.iterator({ destroyOnReturn: false }), verifier), { maxSize }));
       facts = await asBadRequest('NAR upload refused', () => verifier.end());

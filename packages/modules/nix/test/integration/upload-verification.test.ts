@@ -9,9 +9,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '@forge/db/testing';
 import { basic, startTestServer, type TestServer } from '@forge/server/testing';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
-import { NAR_MAX_ENTRIES, formatHash, narFileUrl, parseNix32Sha256, parseStorePathBaseName, sha256, storePathFromContentAddress, type CompressionName } from '../../src/format/index.js';
+import {
+  NAR_MAX_ENTRIES,
+  formatHash,
+  narFileUrl,
+  parseNarInfo,
+  parseNix32Sha256,
+  parseStorePathBaseName,
+  serializeNarInfo,
+  sha256,
+  storePathFromContentAddress,
+  writeNar,
+  type CompressionName,
+} from '../../src/format/index.js';
 import { entry, file, MAGIC, nar, str } from '../unit/format/nar-builder.js';
 import { manyEmptyFiles } from '../unit/format/many-files.js';
 import {
@@ -128,6 +143,26 @@ describe.each(kinds)('nix upload verification on %s', (kind) => {
         expect(await res.text()).toMatch(`the NAR holds more than ${NAR_MAX_ENTRIES} files, directories and symlinks, the most this cache accepts`);
       });
     }, 120_000);
+
+    it('accepts bzip2 and lzip NARs as Nix 2.8 writes them, verified like the others', async () => {
+      // bzip2: a path of the fixture cache Nix 2.8 wrote with compression=bzip2.
+      const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../fixtures');
+      const info = parseNarInfo(readFileSync(join(fixtures, 'nix-2.8/cache-bzip2/6hnkq4xdmvnjlkrdzhp9g03bk2d3jk1k.narinfo')));
+      const bz2 = readFileSync(join(fixtures, 'nix-2.8/cache-bzip2', info.url));
+      expect((await alice.put(info.url, bz2, 'application/x-nix-nar')).status).toBe(201);
+      expect((await alice.put('6hnkq4xdmvnjlkrdzhp9g03bk2d3jk1k.narinfo', serializeNarInfo(info), 'text/x-nix-narinfo')).status).toBe(201);
+      expect(await alice.narinfo('6hnkq4xdmvnjlkrdzhp9g03bk2d3jk1k')).toContain('Compression: bzip2\n');
+      // lzip: a NAR file Nix 2.8 (libarchive) compressed, described by a narinfo of our own.
+      const lz = readFileSync(join(fixtures, 'compression-corpus/small.lz'));
+      const base = makePath({ nar: writeNar({ type: 'regular', contents: 'hello from the lzip corpus\n' }) });
+      const p = withInfo(base, { url: narFileUrl(sha256(lz), 'lzip'), compression: 'lzip', fileHash: sha256(lz), fileSize: lz.length });
+      expect((await alice.put(p.info.url, lz, 'application/x-nix-nar')).status).toBe(201);
+      expect((await alice.putNarInfo(p)).status).toBe(201);
+      // A damaged bzip2 file is refused like any other.
+      const damaged = Buffer.from(bz2);
+      damaged[damaged.length - 20]! ^= 0x10;
+      await refuseNar(narName(damaged, 'bzip2' as TestCompression), damaged, /bzip2 data is corrupt/);
+    });
 
     it('accepts each compression, and the same NAR again (201, idempotent)', async () => {
       for (const compression of COMPRESSIONS) {

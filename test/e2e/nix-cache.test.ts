@@ -53,7 +53,7 @@ describe.runIf(nix.available).each(kinds)('Nix 2.8 against the cache on %s', (ki
     dir = mkdtempSync(path.join(tmpdir(), 'forge-nix-e2e-'));
     client = createNixClient({ dir: path.join(dir, 'client'), netrc: [{ machine: '127.0.0.1', password: token }] });
     cacheUrl = `${t.url}/api/packages/alice/nix`;
-    for (const compression of ['xz', 'zstd', 'none'] as const) {
+    for (const compression of ['xz', 'zstd', 'none', 'bzip2', 'lzip'] as const) {
       closures[compression] = await buildClosure(client, spec(`e2e-${compression}`));
       built.push(...closures[compression].outPaths, ...closures[compression].drvPaths);
     }
@@ -65,7 +65,7 @@ describe.runIf(nix.available).each(kinds)('Nix 2.8 against the cache on %s', (ki
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each(['xz', 'zstd', 'none'] as const)('pushes a closure with compression=%s and write-nar-listing=1', async (compression) => {
+  it.each(['xz', 'zstd', 'none', 'bzip2', 'lzip'] as const)('pushes a closure with compression=%s and write-nar-listing=1', async (compression) => {
     const closure = closures[compression]!;
     const pushed = await copyTo(client, cacheUrl, [closure.byName[`e2e-${compression}-app`]!.outPath], { compression, writeNarListing: true });
     expect(pushed.code, pushed.stderr).toBe(0);
@@ -97,6 +97,14 @@ describe.runIf(nix.available).each(kinds)('Nix 2.8 against the cache on %s', (ki
     expect((await validPaths(client, closure.outPaths)).sort()).toEqual([...closure.outPaths].sort());
     const cat = await storeCat(client, undefined, `${closure.byName['e2e-zstd-tool']!.outPath}/bin/e2e-zstd-tool`);
     expect(cat.code).toBe(0);
+  });
+
+  it.each(['bzip2', 'lzip'] as const)('substitutes a closure pushed with compression=%s back', async (compression) => {
+    const closure = closures[compression]!;
+    await deleteLocal(client, closure.outPaths);
+    const realised = await realiseFromSubstituter(client, closure.outPaths, { substituter: cacheUrl, trustedPublicKeys: [serverKey], requireSigs: true });
+    expect(realised.code, realised.stderr).toBe(0);
+    expect((await validPaths(client, closure.outPaths)).sort()).toEqual([...closure.outPaths].sort());
   });
 
   it('refuses to substitute when the server key is not trusted', async () => {

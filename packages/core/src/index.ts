@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './sql-errors.js';
 export * from './logger.js';
 export * from './owners.js';
 export * from './blob-store.js';

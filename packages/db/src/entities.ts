@@ -1,21 +1,12 @@
 import { EntitySchema } from 'typeorm';
-import type {
-  BlobRecord,
-  FileRecord,
-  OrgRole,
-  OwnerFileRecord,
-  OwnerType,
-  PackageRecord,
-  PropertyRecord,
-  PropertyTarget,
-  VersionRecord,
-  Visibility,
-} from '@forge/core';
+import type { BlobRecord, OrgRole, OwnerType, Visibility } from '@forge/core';
 
 /**
- * The host's tables, as TypeORM entity schemas (no decorators: the schema is data, and
- * the same definitions serve PGlite and PostgreSQL). Columns are snake_case in SQL and
- * camelCase in code. The schema itself is created by migrations, never by `synchronize`.
+ * The host's tables that are used through TypeORM repositories, as entity schemas (no
+ * decorators: the schema is data, and the same definitions serve PGlite and PostgreSQL).
+ * Columns are snake_case in SQL and camelCase in code. The package tables are queried
+ * with SQL by the registry (packages/registry); the schema itself is created by
+ * migrations, never by `synchronize`.
  */
 
 const createdAt = { name: 'created_at', type: 'timestamptz', createDate: true } as const;
@@ -128,33 +119,7 @@ export const OwnerKeyEntity = new EntitySchema<OwnerKeyRow>({
   },
 });
 
-export const PackageEntity = new EntitySchema<PackageRecord>({
-  name: 'Package',
-  tableName: 'package',
-  columns: {
-    id: { type: 'int', primary: true, generated: 'increment' },
-    ownerId: { name: 'owner_id', type: 'int' },
-    type: { type: 'varchar', length: 32 },
-    name: { type: 'varchar', length: 255 },
-    lowerName: { name: 'lower_name', type: 'varchar', length: 255 },
-    createdAt,
-  },
-});
-
-export const PackageVersionEntity = new EntitySchema<VersionRecord>({
-  name: 'PackageVersion',
-  tableName: 'package_version',
-  columns: {
-    id: { type: 'int', primary: true, generated: 'increment' },
-    packageId: { name: 'package_id', type: 'int' },
-    version: { type: 'varchar', length: 255 },
-    lowerVersion: { name: 'lower_version', type: 'varchar', length: 255 },
-    metadata: { type: 'jsonb' },
-    creatorId: { name: 'creator_id', type: 'int', nullable: true },
-    createdAt,
-  },
-});
-
+/** Used by the database tests to check that both drivers agree (bigint sizes, unique violations). */
 export const PackageBlobEntity = new EntitySchema<BlobRecord>({
   name: 'PackageBlob',
   tableName: 'package_blob',
@@ -166,62 +131,10 @@ export const PackageBlobEntity = new EntitySchema<BlobRecord>({
   },
 });
 
-export type FileRow = Omit<FileRecord, 'sha256' | 'size'>;
-
-export const PackageFileEntity = new EntitySchema<FileRow>({
-  name: 'PackageFile',
-  tableName: 'package_file',
-  columns: {
-    id: { type: 'int', primary: true, generated: 'increment' },
-    versionId: { name: 'version_id', type: 'int' },
-    blobId: { name: 'blob_id', type: 'int' },
-    name: { type: 'varchar', length: 255 },
-    lowerName: { name: 'lower_name', type: 'varchar', length: 255 },
-    compositeKey: { name: 'composite_key', type: 'varchar', length: 255, default: '' },
-    isLead: { name: 'is_lead', type: 'boolean', default: false },
-    createdAt,
-  },
-});
-
-export type OwnerFileRow = Omit<OwnerFileRecord, 'sha256' | 'size'>;
-
-export const PackageOwnerFileEntity = new EntitySchema<OwnerFileRow>({
-  name: 'PackageOwnerFile',
-  tableName: 'package_owner_file',
-  columns: {
-    id: { type: 'int', primary: true, generated: 'increment' },
-    ownerId: { name: 'owner_id', type: 'int' },
-    type: { type: 'varchar', length: 32 },
-    key: { type: 'varchar', length: 1024 },
-    blobId: { name: 'blob_id', type: 'int' },
-    properties: { type: 'jsonb' },
-    createdAt,
-  },
-});
-
-export const PackagePropertyEntity = new EntitySchema<PropertyRecord>({
-  name: 'PackageProperty',
-  tableName: 'package_property',
-  columns: {
-    id: { type: 'int', primary: true, generated: 'increment' },
-    refType: { name: 'ref_type', type: 'varchar', length: 8 },
-    refId: { name: 'ref_id', type: 'int' },
-    name: { type: 'varchar', length: 255 },
-    value: { type: 'text' },
-  },
-});
-
-export type { PropertyTarget };
-
 export const hostEntities = [
   OwnerEntity,
   OrgMemberEntity,
   AccessTokenEntity,
   OwnerKeyEntity,
-  PackageEntity,
-  PackageVersionEntity,
   PackageBlobEntity,
-  PackageFileEntity,
-  PackageOwnerFileEntity,
-  PackagePropertyEntity,
 ];

@@ -7,7 +7,7 @@ import {
   type CompressionName,
   type NarInfo,
 } from '../format/index.js';
-import { isForeignKeyViolation } from '@forge/db';
+import { isForeignKeyViolation } from '@forge/core';
 import type { NixServices } from '../services.js';
 import type { StorePathRecord } from '../store/store-paths.js';
 

@@ -1,7 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { ConflictError, NotFoundError } from '@forge/core';
+import { ConflictError, isUniqueViolation, NotFoundError, queryRows } from '@forge/core';
 import { formatPublicKey, parsePublicKey, type PublicKey } from '../format/index.js';
-import { isUniqueViolation, queryRows } from '@forge/db';
 
 /**
  * Uploader keys an owner trusts: signatures by these keys on uploaded narinfos must

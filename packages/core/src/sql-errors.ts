@@ -1,3 +1,9 @@
+/**
+ * Recognising database failures without depending on the database package: modules reach
+ * the host only through `@forge/core`, and their stores still need to tell a duplicate
+ * (409) or a row that went away meanwhile from a real failure. Both drivers (pg and
+ * PGlite) report the SQLSTATE, in `code` or in TypeORM's `driverError.code`.
+ */
 /** SQLSTATE of a failed query, whichever driver (pg or PGlite) raised it. */
 export function sqlState(err: unknown): string | undefined {
   const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;

@@ -14,3 +14,4 @@ export * from './module.js';
 export * from './ui.js';
 export * from './ui-format.js';
 export * from './request-input.js';
+export * from './ui-kit.js';

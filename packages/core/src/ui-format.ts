@@ -1,5 +1,5 @@
 /**
- * Human-readable figures and query strings for pages, shared by the host's shell and the
+ * Human-readable figures, query strings and shell quoting for pages, shared by the host's shell and the
  * modules' views (which reach the host only through this package). Nothing here makes HTML.
  */
 
@@ -50,4 +50,9 @@ export function query(params: Record<string, string | number | undefined | null>
   const entries = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '') as Array<[string, string | number]>;
   if (entries.length === 0) return '';
   return '?' + new URLSearchParams(entries.map(([k, v]) => [k, String(v)])).toString();
+}
+
+/** Single quotes for a POSIX shell, so a pasted command never runs part of a name. */
+export function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

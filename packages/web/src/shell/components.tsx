@@ -1,11 +1,9 @@
 import type { ComponentChildren } from 'preact';
-import type { Owner } from '@forge/core';
-import { formatBytes, formatDateTime, query, timeAgo } from './format.js';
+import { CsrfField, type Owner } from '@forge/core';
+import { query } from './format.js';
 
-/** The hidden field every POST form carries. */
-export function CsrfField({ token }: { token: string }) {
-  return <input type="hidden" name="_csrf" value={token} />;
-}
+// The UI kit shared with the modules' pages lives in @forge/core; the shell's pages import it from here.
+export { Bytes, CodeBlock, CsrfField, EmptyState, Notice, Time } from '@forge/core';
 
 /** A POST form with its CSRF field; `confirm` asks before submitting when JavaScript runs. */
 export function PostForm(props: { action: string; csrf: string; confirm?: string; class?: string; children: ComponentChildren }) {
@@ -15,18 +13,6 @@ export function PostForm(props: { action: string; csrf: string; confirm?: string
       {props.children}
     </form>
   );
-}
-
-export function Time({ date, now }: { date: Date; now?: number }) {
-  return (
-    <time datetime={date.toISOString()} title={formatDateTime(date)}>
-      {timeAgo(date, now)}
-    </time>
-  );
-}
-
-export function Bytes({ bytes }: { bytes: number }) {
-  return <span title={`${bytes.toLocaleString('en')} bytes`}>{formatBytes(bytes)}</span>;
 }
 
 /** A square with the owner's initial; the colour is derived from the name. */
@@ -42,37 +28,6 @@ export function Avatar({ name, size = 'md' }: { name: string; size?: 'sm' | 'md'
 
 export function VisibilityBadge({ owner }: { owner: Owner }) {
   return owner.visibility === 'private' ? <span class="badge badge-gray">Private</span> : null;
-}
-
-/** A command or snippet with a copy button (the button appears when JavaScript runs). */
-export function CodeBlock({ code, label }: { code: string; label?: string }) {
-  return (
-    <div class="code-block">
-      <pre>
-        <code>{code}</code>
-      </pre>
-      <button type="button" class="btn btn-small btn-copy" data-copy={code} aria-label={label ? `Copy ${label}` : 'Copy'}>
-        Copy
-      </button>
-    </div>
-  );
-}
-
-export function Notice({ kind, children }: { kind: 'success' | 'error' | 'info' | 'warning'; children: ComponentChildren }) {
-  return (
-    <div class={`notice notice-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
-      {children}
-    </div>
-  );
-}
-
-export function EmptyState({ title, children }: { title: string; children?: ComponentChildren }) {
-  return (
-    <div class="empty">
-      <p class="empty-title">{title}</p>
-      {children}
-    </div>
-  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { HostInfo, VersionViewInput } from '@forge/core';
+import { CodeBlock, formatBytes, shellQuote, type HostInfo, type VersionViewInput } from '@forge/core';
 
 /**
  * The generic version page: how to download, and every file with its size, SHA-256 and a
@@ -25,13 +25,13 @@ export function genericVersionView(host: HostInfo) {
             {first ? (
               <>
                 <p>Download a file of this version:</p>
-                <CopyCode code={`curl ${auth}-fLO ${shellQuote(fileUrl(first.name))}`} label="download command" />
+                <CodeBlock code={`curl ${auth}-fLO ${shellQuote(fileUrl(first.name))}`} label="download command" />
               </>
             ) : null}
             {ctx.canWrite ? (
               <>
                 <p>Add a file (with a token that has the write:package scope):</p>
-                <CopyCode code={`curl --user USERNAME:TOKEN --upload-file ./FILE_NAME ${shellQuote(uploadTarget)}`} label="upload command" />
+                <CodeBlock code={`curl --user USERNAME:TOKEN --upload-file ./FILE_NAME ${shellQuote(uploadTarget)}`} label="upload command" />
               </>
             ) : null}
           </div>
@@ -58,7 +58,7 @@ export function genericVersionView(host: HostInfo) {
                     </a>
                   </td>
                   <td class="num" title={`${f.size} bytes`}>
-                    {formatSize(f.size)}
+                    {formatBytes(f.size)}
                   </td>
                   <td class="mono small hash">{f.sha256}</td>
                 </tr>
@@ -69,33 +69,4 @@ export function genericVersionView(host: HostInfo) {
       </>
     );
   };
-}
-
-function CopyCode({ code, label }: { code: string; label: string }) {
-  return (
-    <div class="code-block">
-      <pre>
-        <code>{code}</code>
-      </pre>
-      <button type="button" class="btn btn-small btn-copy" data-copy={code} aria-label={`Copy ${label}`}>
-        Copy
-      </button>
-    </div>
-  );
-}
-
-/** Single quotes for a POSIX shell, so a pasted command never runs parts of a file name. */
-function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-function formatSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

@@ -1,11 +1,11 @@
 import type { Request, Response } from 'express';
 import type { ComponentChildren } from 'preact';
-import { NotFoundError, type UiHelpers, type UiPageContext } from '@forge/core';
+import { Card, CodeBlock, EmptyState, formatBytes, NotFoundError, shellQuote, Time, type UiHelpers, type UiPageContext } from '@forge/core';
 import type { CacheKey } from '../signing/cache-keys.js';
 import type { CacheSettings } from '../store/caches.js';
 import { CacheSettingsStore } from '../store/caches.js';
-import { Card, CodeBlock, EmptyState, Icon, Time } from './components.js';
-import { formatBytes, nixString, shellQuote } from './format.js';
+import { Icon } from './icon.js';
+import { nixString } from './format.js';
 import type { NixUi } from './nix-ui.js';
 
 /** Where the snippets tell clients to keep credentials (Nix's default `netrc-file`). */

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
-import { ConflictError, ForbiddenError, type UiHelpers } from '@forge/core';
+import { Card, ConflictError, CsrfField, ForbiddenError, Notice, type UiHelpers } from '@forge/core';
 import { deleteStorePaths } from '../http/narinfo.js';
-import { Card, CsrfField, Icon, Notice } from './components.js';
+import { Icon } from './icon.js';
 import type { NixUi, PathPage } from './nix-ui.js';
 
 const DEPENDENTS_SHOWN = 50;

@@ -1,9 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
-import { NotFoundError, type Owner, type UiHelpers } from '@forge/core';
+import { Bytes, Card, formatBytes, NotFoundError, Notice, type Owner, type UiHelpers } from '@forge/core';
 import { decodeNarString, findListingNode, isStorePathHash, type NarListingNode } from '../format/index.js';
 import type { StorePathRecord } from '../store/store-paths.js';
-import { Bytes, Card, Icon, Notice } from './components.js';
-import { formatBytes, hexDump, looksLikeText, percentDecodeBytes, stripAnsi } from './format.js';
+import { Icon } from './icon.js';
+import { hexDump, looksLikeText, percentDecodeBytes, stripAnsi } from './format.js';
 import { readLog, readNarFile } from './nar-read.js';
 import type { NixUi } from './nix-ui.js';
 import { DirectoryTable, filesUrl, modeOf, treeSize } from './tree.js';

@@ -1,15 +1,9 @@
 /**
- * Small formatting helpers of the Nix pages. Nothing here produces HTML: values go into
+ * Formatting helpers only the Nix pages need (the shared ones, `formatBytes`,
+ * `shellQuote`, …, come from @forge/core). Nothing here produces HTML: values go into
  * preact text and attributes (escaped), or into URLs through the encoders below.
  */
 import { encodeNarString } from '../format/index.js';
-
-export { formatBytes, formatDateTime, query, timeAgo } from '@forge/core';
-
-/** Single quotes for a POSIX shell, so a pasted command never runs part of a name. */
-export function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** A Nix string literal (`"…"`), with `\`, `"` and `${` escaped. */
 export function nixString(s: string): string {

@@ -1,10 +1,9 @@
 import type { Request, Response } from 'express';
-import type { Owner, UiHelpers } from '@forge/core';
+import { Bytes, Card, CodeBlock, EmptyState, formatBytes, type Owner, shellQuote, Time, type UiHelpers } from '@forge/core';
 import { checkPathSignatures, parseNarInfo, parseSignature, verifySignature, fingerprintPath, type NarListing } from '../format/index.js';
 import { narInfoOf, renderNarInfo } from '../http/narinfo-render.js';
 import type { StorePathRecord } from '../store/store-paths.js';
-import { Bytes, Card, CodeBlock, EmptyState, Icon, Time } from './components.js';
-import { formatBytes, shellQuote } from './format.js';
+import { Icon } from './icon.js';
 import type { NixUi } from './nix-ui.js';
 import { DirectoryTable, filesUrl, modeOf } from './tree.js';
 

@@ -1,8 +1,6 @@
 import type { Request, Response } from 'express';
-import type { UiHelpers } from '@forge/core';
+import { Bytes, EmptyState, query, Time, type UiHelpers } from '@forge/core';
 import type { StorePathSort } from '../store/store-paths.js';
-import { Bytes, EmptyState, Time } from './components.js';
-import { query } from './format.js';
 import type { NixUi } from './nix-ui.js';
 
 const PAGE_SIZE = 50;

@@ -1,10 +1,9 @@
 import type { Request } from 'express';
 import type { ComponentChildren } from 'preact';
-import { BadRequestError, NotFoundError, type SettingsPanel, type SettingsPanelInput, type UiPageContext } from '@forge/core';
+import { BadRequestError, CodeBlock, CsrfField, NotFoundError, type SettingsPanel, type SettingsPanelInput, Time, type UiPageContext } from '@forge/core';
 import { formatPublicKey } from '../format/index.js';
 import { parseTrustedKey } from '../signing/cache-keys.js';
 import { CacheSettingsStore, DEFAULT_PRIORITY, type CacheVisibility } from '../store/caches.js';
-import { CodeBlock, CsrfField, Time } from './components.js';
 import type { NixUi } from './nix-ui.js';
 
 const VISIBILITIES: Array<[CacheVisibility, string, string]> = [

@@ -1,6 +1,6 @@
-import type { Owner } from '@forge/core';
+import { Bytes, type Owner } from '@forge/core';
 import type { NarListingDirectory, NarListingNode } from '../format/index.js';
-import { Bytes, Icon } from './components.js';
+import { Icon } from './icon.js';
 import { encodeNarPath } from './format.js';
 import type { NixUi } from './nix-ui.js';
 

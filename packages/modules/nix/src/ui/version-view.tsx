@@ -1,5 +1,4 @@
-import { NotFoundError, type VersionViewInput } from '@forge/core';
-import { Bytes, CodeBlock, EmptyState } from './components.js';
+import { Bytes, CodeBlock, EmptyState, NotFoundError, type VersionViewInput } from '@forge/core';
 import type { NixUi } from './nix-ui.js';
 
 /**

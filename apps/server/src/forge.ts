@@ -165,7 +165,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
 
     await registerModules(app, modules, (module, router) => ({
       router,
-      access,
+      access: access.forType(module.id),
       owners,
       registry,
       blobs,

@@ -9,8 +9,7 @@ import {
   type Actor,
   type OrgRole,
   type Owner,
-  type RequireOptions,
-  type Visibility,
+  type VisibilityRule,
 } from '@forge/core';
 import { getActor } from './actor.js';
 import type { OwnerService } from './owners.js';
@@ -21,6 +20,11 @@ import { TtlCache } from './ttl-cache.js';
  * through change notices (the host calls forget()); this bounds a lost notice.
  */
 const CACHE_TTL_MS = 60_000;
+
+export interface RequireOptions {
+  /** The visibility that applies instead of the owner's own. */
+  visibility?: VisibilityRule;
+}
 
 /**
  * Package permissions, Gitea's rules:
@@ -80,17 +84,38 @@ export class PackageAccessGuard implements AccessGuard {
     }
   }
 
-  readonly #typeVisibility = new Map<string, (owner: Owner) => Visibility | Promise<Visibility>>();
+  readonly #typeVisibility = new Map<string, VisibilityRule>();
 
   /** A package type's own visibility rule (see ModuleContext.setVisibility). */
-  setTypeVisibility(type: string, decide: (owner: Owner) => Visibility | Promise<Visibility>): void {
+  setTypeVisibility(type: string, decide: VisibilityRule): void {
     this.#typeVisibility.set(type, decide);
   }
 
+  /**
+   * The guard a module receives: every check applies the visibility its type declared
+   * (looked up when the check runs, so a rule declared during registration applies).
+   */
+  forType(type: string): AccessGuard {
+    const visibility: VisibilityRule = (owner) => this.#typeVisibility.get(type)?.(owner) ?? owner.visibility;
+    const asType = async (owner: Owner): Promise<Owner> => {
+      const decided = await visibility(owner);
+      return decided === owner.visibility ? owner : { ...owner, visibility: decided };
+    };
+    return {
+      actor: (req) => this.actor(req),
+      require: (req, mode) => this.require(req, mode, { visibility }),
+      check: async (actor, owner, mode) => this.check(actor, await asType(owner), mode),
+      can: async (actor, owner, mode) => this.can(actor, await asType(owner), mode),
+    };
+  }
+
+  /**
+   * Whether the actor may read the owner's packages of one type: the type's own
+   * visibility when its module declared one, else the owner's. Package lists and pages
+   * shown by the host use it, so a private namespace never shows.
+   */
   async canReadType(actor: Actor, owner: Owner, type: string): Promise<boolean> {
-    const decide = this.#typeVisibility.get(type);
-    const visibility = decide ? await decide(owner) : owner.visibility;
-    return this.can(actor, visibility === owner.visibility ? owner : { ...owner, visibility }, 'read');
+    return this.forType(type).can(actor, owner, 'read');
   }
 
   async can(actor: Actor, owner: Owner, mode: AccessMode): Promise<boolean> {

@@ -1,13 +1,12 @@
 import type { Router } from 'express';
 import type { DataSource, EntitySchema, MixedList } from 'typeorm';
-import type { AccessGuard, OwnerDirectory } from './access.js';
+import type { AccessGuard, OwnerDirectory, VisibilityRule } from './access.js';
 import type { BlobStore } from './blob-store.js';
 import type { ClusterEvents } from './events.js';
 import type { ServeBlob } from './http.js';
 import type { FastRoute } from './fast-route.js';
 import type { KeyService } from './keys.js';
 import type { Logger } from './logger.js';
-import type { Owner, Visibility } from './owners.js';
 import type { RegistryService } from './registry.js';
 import type { UiRegistry } from './ui.js';
 
@@ -31,6 +30,7 @@ export interface HostInfo {
 export interface ModuleContext {
   /** Mounted at `/api/packages/:owner/<module id>`; `req.params.owner` is the owner name. */
   router: Router;
+  /** Bound to this module's type: applies the visibility declared with `setVisibility`. */
   access: AccessGuard;
   owners: OwnerDirectory;
   registry: RegistryService;
@@ -51,9 +51,10 @@ export interface ModuleContext {
   /**
    * Declares who may read this owner's packages of this type when that differs from the
    * owner's own visibility (a Nix cache can be private under a public owner). The host
-   * applies it wherever it lists or shows packages of this type.
+   * applies it wherever it lists or shows packages of this type, and so do `access` and
+   * the UI helpers' `context` handed to this module.
    */
-  setVisibility(decide: (owner: Owner) => Visibility | Promise<Visibility>): void;
+  setVisibility(decide: VisibilityRule): void;
   /** Called when the server shuts down (timers, caches). */
   onShutdown(hook: () => Promise<void> | void): void;
 }

@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from 'express';
 import type { VNode } from 'preact';
-import type { Actor, Owner, Visibility } from './owners.js';
+import type { VisibilityRule } from './access.js';
+import type { Actor, Owner } from './owners.js';
 import type { FileRecord, PackageRecord, VersionRecord } from './registry.js';
 
 /**
@@ -40,16 +41,17 @@ export interface UiPage {
 
 export interface UiContextOptions {
   /**
-   * The visibility that applies to this page instead of the owner's own (as in
-   * `AccessGuard.require`): a module namespace may be public under a private owner.
+   * The visibility that applies to this page instead of the one the module declared with
+   * `ModuleContext.setVisibility` (or, without one, the owner's own).
    */
-  visibility?: (owner: Owner) => Visibility | Promise<Visibility>;
+  visibility?: VisibilityRule;
 }
 
 export interface UiHelpers {
   /**
-   * Resolves `req.params.owner`, enforces read access and builds the context. Anyone who
-   * may not read gets a 404 page (anonymous visitors too: the UI never challenges).
+   * Resolves `req.params.owner`, enforces read access (with the visibility the module
+   * declared) and builds the context. Anyone who may not read gets a 404 page (anonymous
+   * visitors too: the UI never challenges).
    */
   context(req: Request, options?: UiContextOptions): Promise<UiPageContext>;
   /** Renders a page inside the host layout, under the owner's header. */

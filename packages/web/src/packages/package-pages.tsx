@@ -127,7 +127,8 @@ export function packageRoutes(shell: Shell): Router {
   // Modules' own pages, before the package routes (a package named "-" cannot shadow them).
   for (const [type, mounts] of ui.pageMounts) {
     const moduleRouter = express.Router({ mergeParams: true });
-    for (const mount of mounts) mount(moduleRouter, shell.helpers);
+    const helpers = shell.helpersFor(type);
+    for (const mount of mounts) mount(moduleRouter, helpers);
     router.use(`/:owner/-/packages/${type}/-`, moduleRouter);
   }
 

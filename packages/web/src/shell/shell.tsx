@@ -7,7 +7,6 @@ import {
   ForbiddenError,
   ForgeError,
   NotFoundError,
-  type AccessGuard,
   type Logger,
   type Owner,
   type RegistryService,
@@ -17,7 +16,7 @@ import {
   type UiPageContext,
   type User,
 } from '@forge/core';
-import { setActor, TtlCache, type OwnerService, type PasswordSignIn, type TokenService } from '@forge/auth';
+import { setActor, TtlCache, type OwnerService, type PackageAccessGuard, type PasswordSignIn, type TokenService } from '@forge/auth';
 import type { UiContributions } from '../ui-registry.js';
 import { SessionCodec, type Flash, type SessionClaims } from '../session/session.js';
 import type { Assets } from './assets.js';
@@ -31,7 +30,7 @@ export interface WebUiDeps {
   signIn: PasswordSignIn;
   /** The client's address, as the host resolves it (FORGE_TRUST_PROXY). */
   clientAddress: (req: IncomingMessage) => string;
-  access: AccessGuard;
+  access: PackageAccessGuard;
   registry: RegistryService;
   ui: UiContributions;
   /** Key for session cookies and CSRF tokens (derived from the server secret). */
@@ -72,7 +71,6 @@ const USER_CACHE_MS = 5_000;
  */
 export class Shell {
   readonly codec: SessionCodec;
-  readonly helpers: UiHelpers;
   readonly #states = new WeakMap<Request, RequestState>();
   readonly #users = new TtlCache<number, User | null>(USER_CACHE_MS);
 
@@ -82,8 +80,12 @@ export class Shell {
   ) {
     this.codec = new SessionCodec({ key: deps.sessionKey, secure: deps.baseUrl.startsWith('https:') });
     deps.owners.onChange(() => this.#users.clear());
-    this.helpers = {
-      context: (req, options) => this.ownerContext(req, options),
+  }
+
+  /** The helpers a module's pages receive: `context` applies the visibility its type declared. */
+  helpersFor(type: string): UiHelpers {
+    return {
+      context: (req, options) => this.ownerContext(req, { type, ...options }),
       render: (res, ctx, page, status) => this.renderOwnerPage(res, ctx, page, status),
       verifyCsrf: (req) => this.verifyCsrf(req),
       redirect: (res, target, notice) => this.redirect(res, target, notice),
@@ -178,15 +180,20 @@ export class Shell {
 
   /**
    * The owner of `req.params.owner` as the actor may see it. Anyone who may not read it
-   * gets 404, signed in or not: the UI never reveals that a private owner exists.
+   * gets 404, signed in or not: the UI never reveals that a private owner exists. A page of
+   * a package type is read with that type's visibility (or the one `options` gives).
    */
-  async ownerContext(req: Request, options: UiContextOptions = {}): Promise<UiPageContext> {
+  async ownerContext(req: Request, options: UiContextOptions & { type?: string } = {}): Promise<UiPageContext> {
     const name = String(req.params.owner ?? '');
     const owner = await this.deps.owners.findByName(name);
     if (!owner) throw new NotFoundError();
     const actor = this.deps.access.actor(req);
-    const visibility = options.visibility ? await options.visibility(owner) : owner.visibility;
-    if (!(await this.deps.access.can(actor, { ...owner, visibility }, 'read'))) throw new NotFoundError();
+    const readable = options.visibility
+      ? await this.deps.access.can(actor, { ...owner, visibility: await options.visibility(owner) }, 'read')
+      : options.type
+        ? await this.deps.access.canReadType(actor, owner, options.type)
+        : await this.deps.access.can(actor, owner, 'read');
+    if (!readable) throw new NotFoundError();
     return this.contextOf(req, owner);
   }
 

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { NotFoundError, type AccessGuard, type AccessMode, type Owner } from '@forge/core';
-import { CacheSettingsStore, type CacheSettings } from '../store/caches.js';
+import type { CacheSettings, CacheSettingsStore } from '../store/caches.js';
 
 export interface CacheContext {
   owner: Owner;
@@ -18,11 +18,9 @@ export class CacheAccess {
     private readonly caches: CacheSettingsStore,
   ) {}
 
-  private visibility = async (owner: Owner) => CacheSettingsStore.effectiveVisibility(owner, await this.caches.get(owner.id));
-
   /** For reads: the cache must exist; a missing one looks like any missing file. */
   async read(req: Request): Promise<CacheContext> {
-    const owner = await this.access.require(req, 'read', { visibility: this.visibility });
+    const owner = await this.access.require(req, 'read');
     const settings = await this.caches.get(owner.id);
     if (!settings) throw new NotFoundError(`${owner.name} has no Nix cache yet: push to it or enable it in the package settings`);
     return { owner, settings };
@@ -33,7 +31,7 @@ export class CacheAccess {
    * (`enable`), so a refused upload leaves no trace, not even an enabled cache.
    */
   async write(req: Request): Promise<{ owner: Owner }> {
-    const owner = await this.access.require(req, 'write', { visibility: this.visibility });
+    const owner = await this.access.require(req, 'write');
     return { owner };
   }
 
@@ -48,13 +46,13 @@ export class CacheAccess {
    * docs/auth.md), and the cache is enabled at once.
    */
   async adminAndEnable(req: Request): Promise<CacheContext & { created: boolean }> {
-    const owner = await this.access.require(req, 'admin', { visibility: this.visibility });
+    const owner = await this.access.require(req, 'admin');
     const { settings, created } = await this.caches.enable(owner.id);
     return { owner, settings, created };
   }
 
   /** Read access to the owner, whether or not the cache exists (settings pages). */
   async owner(req: Request, mode: AccessMode): Promise<Owner> {
-    return this.access.require(req, mode, { visibility: this.visibility });
+    return this.access.require(req, mode);
   }
 }

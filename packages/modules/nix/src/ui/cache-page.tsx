@@ -41,7 +41,7 @@ export function setupSnippets(input: { substituter: string; publicKeys: string[]
 export function cacheOverview(nixUi: NixUi, ui: UiHelpers) {
   const { nix } = nixUi;
   return async (req: Request, res: Response) => {
-    const page = await ui.context(req, { visibility: nixUi.visibility });
+    const page = await ui.context(req);
     const settings = await nix.caches.get(page.owner.id);
     if (!settings) {
       // Readers see no cache that does not exist; writers learn how to start one.

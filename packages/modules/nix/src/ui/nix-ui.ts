@@ -1,10 +1,10 @@
 import type { Request } from 'express';
-import { NotFoundError, type Actor, type Owner, type UiHelpers, type UiPageContext, type Visibility } from '@forge/core';
+import { NotFoundError, type Actor, type Owner, type UiHelpers, type UiPageContext } from '@forge/core';
 import { NIX } from '../constants.js';
 import { isStorePathHash, type NarListing } from '../format/index.js';
 import { listingKey, narKey } from '../http/nar-files.js';
 import type { NixServices } from '../services.js';
-import { CacheSettingsStore, type CacheSettings } from '../store/caches.js';
+import type { CacheSettings } from '../store/caches.js';
 import type { StorePathRecord } from '../store/store-paths.js';
 import { loadListing } from './nar-read.js';
 
@@ -24,13 +24,9 @@ export interface PathPage extends CachePage {
 export class NixUi {
   constructor(readonly nix: NixServices) {}
 
-  /** The visibility readers of an owner's cache are held to. */
-  readonly visibility = async (owner: Owner): Promise<Visibility> =>
-    CacheSettingsStore.effectiveVisibility(owner, await this.nix.caches.get(owner.id));
-
   /** Whether `actor` may read `owner`'s cache (for tabs and the host's version pages). */
   async canRead(actor: Actor, owner: Owner): Promise<boolean> {
-    return this.nix.ctx.access.can(actor, { ...owner, visibility: await this.visibility(owner) }, 'read');
+    return this.nix.ctx.access.can(actor, owner, 'read');
   }
 
   cacheUrl(owner: Owner): string {
@@ -56,7 +52,7 @@ export class NixUi {
 
   /** The page context of a cache the viewer may read: 404 when they may not, or when there is no cache. */
   async cache(ui: UiHelpers, req: Request): Promise<CachePage> {
-    const page = await ui.context(req, { visibility: this.visibility });
+    const page = await ui.context(req);
     const settings = await this.nix.caches.get(page.owner.id);
     if (!settings) throw new NotFoundError();
     return { page, settings };

@@ -58,8 +58,8 @@ export class ConflictError extends ForgeError {
 }
 
 export class PayloadTooLargeError extends ForgeError {
-  constructor(limit: number) {
-    super(413, 'payload_too_large', `request body exceeds the limit of ${limit} bytes`);
+  constructor(limit: number, message = `request body exceeds the limit of ${limit} bytes`, options?: { cause?: unknown }) {
+    super(413, 'payload_too_large', message, {}, options);
   }
 }
 

@@ -1,9 +1,8 @@
 import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
 import { NIX } from './constants.js';
+import { createNixCache } from './cache/index.js';
 import { registerHttpRoutes } from './http/routes.js';
 import { NixSchema1732406500000 } from './migrations/1732406500000-nix-schema.js';
-import { createNixServices } from './services.js';
-import { CacheSettingsStore } from './store/caches.js';
 import { registerNixUi } from './ui/index.js';
 
 export interface NixModuleOptions {}
@@ -16,11 +15,12 @@ export function nixModule(_options: NixModuleOptions = {}): PackageTypeModule {
     displayName: 'Nix',
     migrations: [NixSchema1732406500000],
     register(ctx) {
-      const nix = createNixServices(ctx);
-      // The host's package lists and pages follow the cache's visibility, not only the owner's.
-      ctx.setVisibility(async (owner) => CacheSettingsStore.effectiveVisibility(owner, await nix.caches.get(owner.id)));
-      registerHttpRoutes(nix);
-      registerNixUi(nix);
+      const nix = createNixCache(ctx);
+      // Who reads a cache is the cache's own visibility: the host applies it to this module's
+      // access guard and pages, and to its package lists.
+      ctx.setVisibility(nix.access.visibility);
+      registerHttpRoutes(ctx, nix);
+      registerNixUi(ctx, nix);
     },
   };
 }

@@ -325,7 +325,7 @@ export interface NarInfoClaims {
  * `NarHash mismatch: narinfo says sha256:…, the NAR hashes to sha256:…`. A missing
  * `FileHash`/`FileSize` is not a mismatch (Nix 2.20+ omits them when unknown).
  */
-export function assertNarInfoMatchesNar(info: NarInfoClaims, nar: NarVerification): void {
+export function assertNarInfoMatchesNar(info: NarInfoClaims, nar: Pick<NarVerification, 'narHash' | 'narSize' | 'compression' | 'fileHash' | 'fileSize'>): void {
   if (!hashesEqual(info.narHash, nar.narHash)) {
     throw new NarVerificationError('NarHash', `NarHash mismatch: narinfo says ${formatHash(info.narHash)}, the NAR hashes to ${formatHash(nar.narHash)}`);
   }

@@ -1,11 +1,9 @@
-import type { Owner } from '@forge/core';
-import { CacheSettingsStore, type CacheSettings } from '../store/caches.js';
+import type { Visibility } from '@forge/core';
 
 /**
  * NARs are immutable (named by their hash) and narinfos change only by re-upload or
  * deletion; shared caches (CDNs, proxies) may keep public ones, never private ones.
  */
-export function cacheControl(owner: Owner, settings: CacheSettings | null, maxAge: number): string {
-  const visibility = CacheSettingsStore.effectiveVisibility(owner, settings);
+export function cacheControl(visibility: Visibility, maxAge: number): string {
   return visibility === 'public' ? `public, max-age=${maxAge}` : `private, max-age=${maxAge}`;
 }

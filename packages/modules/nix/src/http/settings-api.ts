@@ -1,15 +1,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { BadRequestError, NotFoundError, type Owner } from '@forge/core';
+import { BadRequestError, NotFoundError, type ModuleContext, type Owner } from '@forge/core';
+import type { CacheVisibility, NixCache } from '../cache/index.js';
 import { formatPublicKey } from '../format/index.js';
-import type { NixServices } from '../services.js';
-import { parseTrustedKey } from '../signing/cache-keys.js';
-import { CacheSettingsStore, type CacheVisibility } from '../store/caches.js';
 import { readSmallBody } from './body.js';
-
-/** The substituter URL of an owner's cache. */
-export function substituterUrl(nix: NixServices, owner: Owner): string {
-  return `${nix.ctx.host.baseUrl}/api/packages/${owner.name}/nix`;
-}
 
 /**
  * Cache administration under `/api/packages/{owner}/nix/-/…` (`-` never starts a Nix
@@ -17,29 +10,38 @@ export function substituterUrl(nix: NixServices, owner: Owner): string {
  * uploader keys the owner trusts. Changes take the admin role; whoever may read the
  * cache may read its settings and public keys (nothing there is secret).
  */
-export function settingsApiRoutes(nix: NixServices): void {
+export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
   const router = express.Router({ mergeParams: true });
-  nix.ctx.router.use('/-', router);
-  // JSON bodies are read only once the caller may write: the guard answers `Expect:
+  ctx.router.use('/-', router);
+  const { access } = ctx;
+  // JSON bodies are read only once the caller may administer the cache: the guard answers `Expect:
   // 100-continue` (a parser in front of it would wait for a body the client holds back).
   const json = [
     async (req: Request, _res: Response, next: NextFunction) => {
-      await nix.cache.owner(req, 'admin');
+      await access.require(req, 'admin');
       next();
     },
     express.json({ limit: '64kb' }),
   ];
+  /**
+   * For settings and keys: the admin role (the owner, organisation admins, site admins;
+   * docs/auth.md), and the cache is enabled at once.
+   */
+  const adminAndEnable = async (req: Request): Promise<Owner> => {
+    const owner = await access.require(req, 'admin');
+    await nix.admin.enable(owner);
+    return owner;
+  };
 
   async function describe(owner: Owner) {
-    const settings = await nix.caches.get(owner.id);
-    const keys = settings ? await nix.keys.all(owner.id) : [];
+    const { settings, visibility, keys, trustedKeys } = await nix.admin.overview(owner);
     return {
       owner: owner.name,
       enabled: settings !== null,
-      substituter: substituterUrl(nix, owner),
+      substituter: nix.substituterUrl(owner),
       priority: settings?.priority ?? null,
       visibility: settings?.visibility ?? 'inherit',
-      effectiveVisibility: CacheSettingsStore.effectiveVisibility(owner, settings),
+      effectiveVisibility: visibility,
       wantMassQuery: settings?.wantMassQuery ?? null,
       publicKeys: keys.map((k) => ({
         id: k.id,
@@ -49,72 +51,63 @@ export function settingsApiRoutes(nix: NixServices): void {
         createdAt: k.createdAt.toISOString(),
         retiredAt: k.retiredAt?.toISOString() ?? null,
       })),
-      trustedKeys: (await nix.trustedKeys.list(owner.id)).map((k) => formatPublicKey(k)),
+      trustedKeys: trustedKeys.map((k) => formatPublicKey(k)),
     };
   }
 
   router.get('/settings', async (req: Request, res: Response) => {
-    const owner = await nix.cache.owner(req, 'read');
-    res.json(await describe(owner));
+    res.json(await describe(await access.require(req, 'read')));
   });
 
   // Enables the cache (and creates its signing key) and changes its settings.
   router.put('/settings', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.adminAndEnable(req);
+    const owner = await adminAndEnable(req);
     const body = (req.body ?? {}) as { priority?: unknown; visibility?: unknown; wantMassQuery?: unknown };
-    await nix.caches.update(owner.id, {
+    await nix.admin.update(owner, {
       priority: body.priority === undefined ? undefined : Number(body.priority),
       visibility: body.visibility as CacheVisibility | undefined,
       wantMassQuery: body.wantMassQuery === undefined ? undefined : Boolean(body.wantMassQuery),
     });
-    await nix.keys.active(owner);
-    nix.changes.owner(owner.id);
     res.json(await describe(owner));
   });
 
   // The line to add to trusted-public-keys.
   router.get('/public-key', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.read(req);
-    const key = await nix.keys.active(owner);
-    res.type('text/plain').send(key.publicKeyText + '\n');
+    const { owner } = await nix.access.opened(await access.require(req, 'read'));
+    res.type('text/plain').send((await nix.admin.activeKey(owner)).publicKeyText + '\n');
   });
 
   router.post('/keys/rotate', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.adminAndEnable(req);
-    const key = await nix.keys.rotate(owner);
-    nix.changes.owner(owner.id);
+    const key = await nix.admin.rotateKey(await adminAndEnable(req));
     res.status(201).json({ id: key.id, name: key.name, publicKey: key.publicKeyText });
   });
 
   // Bring your own key: the body is a Nix secret key file (text/plain) or {"secretKey": "…"}.
   router.post('/keys/import', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.adminAndEnable(req);
+    const owner = await adminAndEnable(req);
     const text = req.is('application/json') ? String((req.body as { secretKey?: unknown })?.secretKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     if (!text.trim()) throw new BadRequestError('send the secret key file (name:base64) as the body');
-    const key = await nix.keys.import(owner, text);
-    nix.changes.owner(owner.id);
+    const key = await nix.admin.importKey(owner, text);
     res.status(201).json({ id: key.id, name: key.name, publicKey: key.publicKeyText });
   });
 
   router.delete('/keys/:id', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.adminAndEnable(req);
+    const owner = await adminAndEnable(req);
     const id = Number(req.params.id);
     if (!Number.isInteger(id)) throw new NotFoundError('key not found');
-    await nix.keys.drop(owner, id);
-    nix.changes.owner(owner.id);
+    await nix.admin.dropKey(owner, id);
     res.status(204).end();
   });
 
   router.post('/trusted-keys', ...json, async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.adminAndEnable(req);
+    const owner = await adminAndEnable(req);
     const text = req.is('application/json') ? String((req.body as { publicKey?: unknown })?.publicKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
-    await nix.trustedKeys.add(owner.id, parseTrustedKey(text));
+    await nix.admin.trustKey(owner, text);
     res.status(201).json(await describe(owner));
   });
 
   router.delete('/trusted-keys/:name', async (req: Request, res: Response) => {
-    const { owner } = await nix.cache.adminAndEnable(req);
-    await nix.trustedKeys.remove(owner.id, String(req.params.name));
+    await nix.admin.untrustKey(await adminAndEnable(req), String(req.params.name));
     res.status(204).end();
   });
 }

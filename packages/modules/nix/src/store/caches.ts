@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { BadRequestError, type Owner, type Visibility } from '@forge/core';
+import { BadRequestError, type Visibility } from '@forge/core';
 
 export type CacheVisibility = 'inherit' | Visibility;
 
@@ -76,12 +76,6 @@ export class CacheSettingsStore {
     );
     this.changed(ownerId);
     return (await this.get(ownerId))!;
-  }
-
-  /** The visibility readers are held to: the cache's own, or the owner's when it inherits. */
-  static effectiveVisibility(owner: Owner, settings: CacheSettings | null): Visibility {
-    if (!settings || settings.visibility === 'inherit') return owner.visibility;
-    return settings.visibility;
   }
 }
 

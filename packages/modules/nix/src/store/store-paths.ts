@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { isRowId, textProblem } from '@forge/core';
+import type { ServerSignature } from './path-signatures.js';
 
 /** One store path in one owner's cache: the narinfo's fields plus bookkeeping. */
 export interface StorePathRecord {
@@ -84,7 +85,7 @@ export class StorePaths {
    * The path and the server signatures stored for it, in one round trip: what a narinfo
    * GET needs when its rendering is not memoised.
    */
-  async byHashWithSignatures(ownerId: number, hashPart: string): Promise<{ path: StorePathRecord; signatures: Array<{ keyId: number; sig: string }> } | null> {
+  async byHashWithSignatures(ownerId: number, hashPart: string): Promise<{ path: StorePathRecord; signatures: ServerSignature[] } | null> {
     const [row] = await this.db.query(
       `SELECT p.*, (SELECT coalesce(json_agg(json_build_array(s.key_id, s.sig)), '[]'::json) FROM nix_path_signature s WHERE s.path_id = p.id) AS server_sigs
        FROM nix_store_path p WHERE p.owner_id = $1 AND p.hash_part = $2`,
@@ -93,11 +94,6 @@ export class StorePaths {
     if (!row) return null;
     const raw = typeof row.server_sigs === 'string' ? JSON.parse(row.server_sigs) : row.server_sigs;
     return { path: toStorePath(row), signatures: (raw as Array<[number, string]>).map(([keyId, sig]) => ({ keyId: Number(keyId), sig })) };
-  }
-
-  async byId(id: number): Promise<StorePathRecord | null> {
-    const [row] = await this.db.query(`SELECT * FROM nix_store_path WHERE id = $1`, [id]);
-    return row ? toStorePath(row) : null;
   }
 
   async byVersion(versionId: number): Promise<StorePathRecord | null> {

@@ -1,9 +1,7 @@
 import type { Request, Response } from 'express';
 import type { ComponentChildren } from 'preact';
-import { Card, CodeBlock, EmptyState, formatBytes, NotFoundError, shellQuote, Time, type UiHelpers, type UiPageContext } from '@forge/core';
-import type { CacheKey } from '../signing/cache-keys.js';
-import type { CacheSettings } from '../store/caches.js';
-import { CacheSettingsStore } from '../store/caches.js';
+import { Card, CodeBlock, EmptyState, formatBytes, NotFoundError, shellQuote, Time, type UiHelpers, type UiPageContext, type Visibility } from '@forge/core';
+import type { CacheKey, CacheSettings } from '../cache/index.js';
 import { Icon } from './icon.js';
 import { nixString } from './format.js';
 import type { NixUi } from './nix-ui.js';
@@ -42,26 +40,21 @@ export function cacheOverview(nixUi: NixUi, ui: UiHelpers) {
   const { nix } = nixUi;
   return async (req: Request, res: Response) => {
     const page = await ui.context(req);
-    const settings = await nix.caches.get(page.owner.id);
+    const { settings, visibility } = await nix.access.describe(page.owner);
     if (!settings) {
       // Readers see no cache that does not exist; writers learn how to start one.
       if (!page.canWrite) throw new NotFoundError();
       return ui.render(res, page, { title: `Nix cache · ${page.owner.name}`, trail: [['Nix cache', '']], body: <NoCache nixUi={nixUi} page={page} /> });
     }
-    let keys = await nix.keys.all(page.owner.id);
-    if (keys.length === 0) {
-      await nix.keys.active(page.owner);
-      keys = await nix.keys.all(page.owner.id);
-    }
+    const keys = await nix.admin.keysForClients(page.owner);
     const [stats, stored, recent] = await Promise.all([
-      nix.storePaths.stats(page.owner.id),
-      nix.storePaths.storedNarBytes(page.owner.id),
-      nix.storePaths.list(page.owner.id, { limit: 8 }),
+      nix.paths.stats(page.owner.id),
+      nix.paths.storedNarBytes(page.owner.id),
+      nix.paths.list(page.owner.id, { limit: 8 }),
     ]);
     const now = Date.now();
     const owner = page.owner;
-    const snippets = setupSnippets({ substituter: nixUi.substituter(owner), publicKeys: keys.map((k) => k.publicKeyText) });
-    const visibility = CacheSettingsStore.effectiveVisibility(owner, settings);
+    const snippets = setupSnippets({ substituter: nix.substituterUrl(owner), publicKeys: keys.map((k) => k.publicKeyText) });
     const saved = Math.max(stats.fileBytes - stored, 0);
     await ui.render(res, page, {
       title: `Nix cache · ${owner.name}`,
@@ -124,7 +117,7 @@ export function cacheOverview(nixUi: NixUi, ui: UiHelpers) {
                   </ul>
                 )}
               </Card>
-              <CacheFacts nixUi={nixUi} page={page} settings={settings} keys={keys} />
+              <CacheFacts nixUi={nixUi} page={page} settings={settings} visibility={visibility} keys={keys} />
             </aside>
           </div>
         </>
@@ -198,9 +191,8 @@ function Setup(props: { snippets: ReturnType<typeof setupSnippets>; keys: CacheK
   );
 }
 
-function CacheFacts(props: { nixUi: NixUi; page: UiPageContext; settings: CacheSettings; keys: CacheKey[] }) {
-  const { page, settings } = props;
-  const visibility = CacheSettingsStore.effectiveVisibility(page.owner, settings);
+function CacheFacts(props: { nixUi: NixUi; page: UiPageContext; settings: CacheSettings; visibility: Visibility; keys: CacheKey[] }) {
+  const { page, settings, visibility } = props;
   const active = props.keys.find((k) => k.active);
   return (
     <Card title="About this cache" end={page.canAdmin ? <a class="small" href={props.nixUi.settingsUrl(page.owner)}>Settings</a> : null}>
@@ -230,7 +222,7 @@ function CacheFacts(props: { nixUi: NixUi; page: UiPageContext; settings: CacheS
 }
 
 function NoCache({ nixUi, page }: { nixUi: NixUi; page: UiPageContext }) {
-  const url = nixUi.substituter(page.owner);
+  const url = nixUi.nix.substituterUrl(page.owner);
   return (
     <section class="card">
       <EmptyState title={`${page.owner.name} has no Nix cache yet`}>

@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import { Card, ConflictError, CsrfField, ForbiddenError, Notice, type UiHelpers } from '@forge/core';
-import { deleteStorePaths } from '../http/narinfo.js';
 import { Icon } from './icon.js';
 import type { NixUi, PathPage } from './nix-ui.js';
 
@@ -21,7 +20,7 @@ export function deletePages(nixUi: NixUi, ui: UiHelpers) {
   async function confirmation(req: Request, res: Response, found: PathPage, error?: string) {
     const { page, path } = found;
     const owner = page.owner;
-    const dependents = await nixUi.nix.storePaths.dependents(owner.id, path.hashPart, 10_000);
+    const dependents = await nixUi.nix.paths.dependents(owner.id, path.hashPart, 10_000);
     const storePath = `/nix/store/${path.hashPart}-${path.name}`;
     const action = `${nixUi.pathUrl(owner, path.hashPart)}/delete`;
     await ui.render(
@@ -94,10 +93,10 @@ export function deletePages(nixUi: NixUi, ui: UiHelpers) {
     post: async (req: Request, res: Response) => {
       const found = await writable(nixUi, ui, req);
       const { page, path } = found;
-      const recursive = String((req.body as Record<string, unknown> | undefined)?.recursive ?? '') === '1';
+      const withDependents = String((req.body as Record<string, unknown> | undefined)?.recursive ?? '') === '1';
       let deleted;
       try {
-        deleted = await deleteStorePaths(nixUi.nix, page.owner, path.hashPart, recursive);
+        deleted = await nixUi.nix.deletion.delete(page.owner, [path.hashPart], { withDependents });
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
         return confirmation(

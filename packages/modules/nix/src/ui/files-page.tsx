@@ -1,10 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Bytes, Card, formatBytes, NotFoundError, Notice, type Owner, type UiHelpers } from '@forge/core';
 import { decodeNarString, findListingNode, isStorePathHash, type NarListingNode } from '../format/index.js';
-import type { StorePathRecord } from '../store/store-paths.js';
+import type { FilePreview, StorePathRecord } from '../cache/index.js';
 import { Icon } from './icon.js';
 import { hexDump, looksLikeText, percentDecodeBytes, stripAnsi } from './format.js';
-import { readLog, readNarFile } from './nar-read.js';
 import type { NixUi } from './nix-ui.js';
 import { DirectoryTable, filesUrl, modeOf, treeSize } from './tree.js';
 
@@ -29,7 +28,7 @@ export function filesPage(nixUi: NixUi, ui: UiHelpers) {
     const { page, path } = await nixUi.path(ui, req);
     const owner = page.owner;
     const inner = decodeNarString(percentDecodeBytes(req.path.replace(/^\/+|\/+$/g, '')));
-    const listing = await nixUi.listing(path);
+    const listing = await nixUi.nix.contents.listing(path);
     if (!listing) throw new NotFoundError();
     const node = findListingNode(listing.root, inner);
     if (!node || inner.split('/').some((s) => s === '.' || s === '..')) throw new NotFoundError();
@@ -69,10 +68,9 @@ export function filesPage(nixUi: NixUi, ui: UiHelpers) {
         </Card>
       );
     } else {
-      const nar = await nixUi.nar(path);
+      const nar = await nixUi.nix.contents.nar(path);
       if (!nar) throw new NotFoundError();
-      const preview = await readNarFile(
-        nixUi.nix.ctx.registry,
+      const preview = await nixUi.nix.contents.readFile(
         { sha256: nar.file.sha256, compression: nar.compression },
         { path: inner, size: node.size, narOffset: node.narOffset },
         FILE_PREVIEW_BYTES,
@@ -108,7 +106,7 @@ export function filesPage(nixUi: NixUi, ui: UiHelpers) {
   };
 }
 
-function FileView({ node, preview, name }: { node: Extract<NarListingNode, { type: 'regular' }>; preview: Awaited<ReturnType<typeof readNarFile>>; name: string }) {
+function FileView({ node, preview, name }: { node: Extract<NarListingNode, { type: 'regular' }>; preview: FilePreview; name: string }) {
   const text = looksLikeText(preview.bytes, preview.truncated);
   const header = (
     <span class="badges">
@@ -188,10 +186,10 @@ async function resolveLink(nixUi: NixUi, owner: Owner, path: StorePathRecord, in
   if (!isStorePathHash(hash) || base[32] !== '-') return null;
   const rest = parts.slice(3).join('/');
   if (hash === path.hashPart) {
-    const listing = await nixUi.listing(path);
+    const listing = await nixUi.nix.contents.listing(path);
     return listing && findListingNode(listing.root, rest) ? filesUrl(nixUi, owner, hash, rest) : null;
   }
-  const other = await nixUi.nix.storePaths.byHash(owner.id, hash);
+  const other = await nixUi.nix.paths.byHash(owner.id, hash);
   if (!other || `${other.hashPart}-${other.name}` !== base) return null;
   return rest ? filesUrl(nixUi, owner, hash, rest) : nixUi.pathUrl(owner, hash);
 }
@@ -200,10 +198,10 @@ async function resolveLink(nixUi: NixUi, owner: Owner, path: StorePathRecord, in
 export function narDownload(nixUi: NixUi, ui: UiHelpers) {
   return async (req: Request, res: Response) => {
     const { path } = await nixUi.path(ui, req);
-    const nar = await nixUi.nar(path);
+    const nar = await nixUi.nix.contents.nar(path);
     if (!nar) throw new NotFoundError();
     const fileName = path.url.slice('nar/'.length);
-    await nixUi.nix.ctx.serveBlob(req, res, {
+    await nixUi.ctx.serveBlob(req, res, {
       sha256: nar.file.sha256,
       size: nar.file.size,
       contentType: 'application/x-nix-nar',
@@ -216,9 +214,9 @@ export function narDownload(nixUi: NixUi, ui: UiHelpers) {
 export function logPage(nixUi: NixUi, ui: UiHelpers) {
   return async (req: Request, res: Response) => {
     const { page, path } = await nixUi.path(ui, req);
-    const log = await nixUi.log(path);
+    const log = await nixUi.nix.contents.log(path);
     if (!log) throw new NotFoundError();
-    const { text, truncated } = await readLog(nixUi.nix.ctx.registry, log, LOG_PREVIEW_BYTES);
+    const { text, truncated } = await nixUi.nix.contents.readLog(log, LOG_PREVIEW_BYTES);
     const owner = page.owner;
     const body = stripAnsi(new TextDecoder('utf-8').decode(text));
     await ui.render(res, page, {
@@ -251,10 +249,10 @@ export function logPage(nixUi: NixUi, ui: UiHelpers) {
 export function logDownload(nixUi: NixUi, ui: UiHelpers) {
   return async (req: Request, res: Response) => {
     const { path } = await nixUi.path(ui, req);
-    const log = await nixUi.log(path);
+    const log = await nixUi.nix.contents.log(path);
     if (!log) throw new NotFoundError();
     const encoding = log.properties.contentEncoding as string | undefined;
-    await nixUi.nix.ctx.serveBlob(req, res, {
+    await nixUi.ctx.serveBlob(req, res, {
       sha256: log.sha256,
       size: log.size,
       contentType: 'text/plain; charset=utf-8',

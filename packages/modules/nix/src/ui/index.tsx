@@ -12,7 +12,8 @@
  * plus an owner tab, the version view of nix packages and a settings panel. Every page
  * reads with the cache's visibility (which may differ from the owner's): 404 otherwise.
  */
-import type { NixServices } from '../services.js';
+import type { ModuleContext } from '@forge/core';
+import type { NixCache } from '../cache/index.js';
 import { cacheOverview } from './cache-page.js';
 import { deletePages } from './delete-page.js';
 import { filesPage, logDownload, logPage, narDownload } from './files-page.js';
@@ -23,9 +24,9 @@ import { nixSettingsPanel } from './settings-panel.js';
 import { NIX_UI_CSS } from './styles.js';
 import { nixVersionView } from './version-view.js';
 
-export function registerNixUi(nix: NixServices): void {
-  const nixUi = new NixUi(nix);
-  const { ui } = nix.ctx;
+export function registerNixUi(ctx: ModuleContext, nix: NixCache): void {
+  const nixUi = new NixUi(ctx, nix);
+  const { ui } = ctx;
 
   ui.pages((router, helpers) => {
     router.get('/cache', cacheOverview(nixUi, helpers));
@@ -43,7 +44,7 @@ export function registerNixUi(nix: NixServices): void {
   ui.ownerTab({
     label: 'Nix cache',
     href: async (page) => {
-      const settings = await nix.caches.get(page.owner.id);
+      const { settings } = await nix.access.describe(page.owner);
       if (!settings) return null;
       return (await nixUi.canRead(page.actor, page.owner)) ? nixUi.cacheUrl(page.owner) : null;
     },

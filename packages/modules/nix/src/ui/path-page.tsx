@@ -1,47 +1,12 @@
 import type { Request, Response } from 'express';
 import { Bytes, Card, CodeBlock, EmptyState, formatBytes, type Owner, shellQuote, Time, type UiHelpers } from '@forge/core';
-import { checkPathSignatures, parseNarInfo, parseSignature, verifySignature, fingerprintPath, type NarListing } from '../format/index.js';
-import { narInfoOf, renderNarInfo } from '../http/narinfo-render.js';
-import type { StorePathRecord } from '../store/store-paths.js';
+import type { SignatureRow, StorePathRecord } from '../cache/index.js';
+import type { NarListing } from '../format/index.js';
 import { Icon } from './icon.js';
 import type { NixUi } from './nix-ui.js';
 import { DirectoryTable, filesUrl, modeOf } from './tree.js';
 
 const REFERRERS_SHOWN = 100;
-
-export interface SignatureRow {
-  keyName: string;
-  signature: string;
-  kind: 'server' | 'uploader';
-  /** Server keys: active or retired. Uploader keys: trusted by this cache or not. */
-  status: 'active' | 'retired' | 'trusted' | 'untrusted';
-  /** Whether it verifies against the key this cache knows by that name (null: no such key). */
-  valid: boolean | null;
-}
-
-/** Every signature the cache serves for a path, with the key that made it. */
-export async function signatureRows(nixUi: NixUi, path: StorePathRecord, sigs: readonly string[]): Promise<SignatureRow[]> {
-  const { nix } = nixUi;
-  const [serverKeys, trusted] = await Promise.all([nix.keys.all(path.ownerId), nix.trustedKeys.list(path.ownerId)]);
-  const info = narInfoOf(path);
-  const fingerprint = fingerprintPath(info);
-  return sigs.map((signature) => {
-    const { keyName } = parseSignature(signature);
-    const server = serverKeys.find((k) => k.name === keyName);
-    if (server) {
-      let valid = false;
-      try {
-        valid = verifySignature(fingerprint, signature, server.publicKey);
-      } catch {
-        valid = false;
-      }
-      return { keyName, signature, kind: 'server', status: server.active ? 'active' : 'retired', valid };
-    }
-    const check = checkPathSignatures({ ...info, sigs: [signature] }, trusted);
-    const known = check.untrusted.length === 0;
-    return { keyName, signature, kind: 'uploader', status: known ? 'trusted' : 'untrusted', valid: known ? check.valid.length === 1 : null };
-  });
-}
 
 /** `/{owner}/-/packages/nix/-/cache/paths/{hash}`: everything about one store path. */
 export function pathPage(nixUi: NixUi, ui: UiHelpers) {
@@ -51,22 +16,19 @@ export function pathPage(nixUi: NixUi, ui: UiHelpers) {
     const owner = page.owner;
     const selfRef = (r: string) => r.slice(0, 32) === path.hashPart;
     const refHashes = path.references.filter((r) => !selfRef(r)).map((r) => r.slice(0, 32));
-    const [narinfo, closure, referrers, referrerCount, listing, log, present, version] = await Promise.all([
-      renderNarInfo(nix, path),
-      nix.storePaths.closure(owner.id, path.hashPart),
-      nix.storePaths.referrers(owner.id, path.hashPart, REFERRERS_SHOWN),
-      nix.storePaths.referrerCount(owner.id, path.hashPart),
-      nixUi.listing(path).catch(() => null),
-      nixUi.log(path),
-      nix.storePaths.present(owner.id, refHashes),
-      nix.ctx.registry.getVersionById(path.versionId),
+    const [narinfo, closure, referrers, referrerCount, listing, log, present, stored] = await Promise.all([
+      nix.render.render(path),
+      nix.paths.closure(owner.id, path.hashPart),
+      nix.paths.referrers(owner.id, path.hashPart, REFERRERS_SHOWN),
+      nix.paths.referrerCount(owner.id, path.hashPart),
+      nix.contents.listing(path).catch(() => null),
+      nix.contents.log(path),
+      nix.paths.present(owner.id, refHashes),
+      nix.versionOf(path),
     ]);
-    const [creator, pkg] = await Promise.all([
-      version?.creatorId ? nix.ctx.owners.findById(version.creatorId) : null,
-      version ? nix.ctx.registry.getPackageById(version.packageId) : null,
-    ]);
+    const { version, package: pkg, creator } = stored ?? { version: null, package: null, creator: null };
     const narinfoText = narinfo.toString('utf8');
-    const signatures = await signatureRows(nixUi, path, parseNarInfo(narinfo).sigs);
+    const signatures = await nix.signaturesOf(path, narinfo);
     const storePath = `/nix/store/${path.hashPart}-${path.name}`;
     const base = nixUi.pathUrl(owner, path.hashPart);
     const now = Date.now();

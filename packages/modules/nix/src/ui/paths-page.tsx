@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { Bytes, EmptyState, query, Time, type UiHelpers } from '@forge/core';
-import type { StorePathSort } from '../store/store-paths.js';
+import type { StorePathSort } from '../cache/index.js';
 import type { NixUi } from './nix-ui.js';
 
 const PAGE_SIZE = 50;
@@ -31,13 +31,13 @@ export function pathsPage(nixUi: NixUi, ui: UiHelpers) {
 
     const pasted = STORE_PATH_LIKE.exec(q);
     if (pasted && !after && !before) {
-      const hit = await nix.storePaths.byHash(owner.id, pasted[1]!);
+      const hit = await nix.paths.byHash(owner.id, pasted[1]!);
       if (hit) return res.redirect(303, nixUi.pathUrl(owner, hit.hashPart));
     }
 
     const [list, stats] = await Promise.all([
-      nix.storePaths.list(owner.id, { sort, query: q || undefined, limit: PAGE_SIZE, cursor: after, before }),
-      q ? Promise.resolve(null) : nix.storePaths.stats(owner.id),
+      nix.paths.list(owner.id, { sort, query: q || undefined, limit: PAGE_SIZE, cursor: after, before }),
+      q ? Promise.resolve(null) : nix.paths.stats(owner.id),
     ]);
     const base = nixUi.pathsUrl(owner);
     const keep = { q: q || undefined, sort: sort === 'created' ? undefined : sort };

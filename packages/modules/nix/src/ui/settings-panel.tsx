@@ -2,8 +2,7 @@ import type { Request } from 'express';
 import type { ComponentChildren } from 'preact';
 import { BadRequestError, CodeBlock, CsrfField, NotFoundError, type SettingsPanel, type SettingsPanelInput, Time, type UiPageContext } from '@forge/core';
 import { formatPublicKey } from '../format/index.js';
-import { parseTrustedKey } from '../signing/cache-keys.js';
-import { CacheSettingsStore, DEFAULT_PRIORITY, type CacheVisibility } from '../store/caches.js';
+import { DEFAULT_PRIORITY, type CacheVisibility } from '../cache/index.js';
 import type { NixUi } from './nix-ui.js';
 
 const VISIBILITIES: Array<[CacheVisibility, string, string]> = [
@@ -18,7 +17,7 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
   return {
     async render({ ctx: page, actionUrl }: SettingsPanelInput) {
       const owner = page.owner;
-      const settings = await nix.caches.get(owner.id);
+      const { settings, visibility: effective, keys, trustedKeys: trusted } = await nix.admin.overview(owner);
       const form = (action: string, children: ComponentChildren, options: { confirm?: string; class?: string; id?: string } = {}) => (
         <form method="post" action={actionUrl} class={options.class} data-confirm={options.confirm} id={options.id}>
           <CsrfField token={page.csrfToken} />
@@ -30,7 +29,7 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
         return (
           <div class="nix-panel" id="nix-settings">
             <p>
-              A Nix binary cache at <code class="break">{nixUi.substituter(owner)}</code>: push closures with <code>nix copy</code>, substitute from it with
+              A Nix binary cache at <code class="break">{nix.substituterUrl(owner)}</code>: push closures with <code>nix copy</code>, substitute from it with
               the stock <code>nix</code>. The server signs every path with a key of this cache. The first push enables it too.
             </p>
             {form(
@@ -42,9 +41,7 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
           </div>
         );
       }
-      const [keys, trusted] = await Promise.all([nix.keys.all(owner.id), nix.trustedKeys.list(owner.id)]);
       const ownerVisibility = owner.visibility === 'private' ? 'private' : 'public';
-      const effective = CacheSettingsStore.effectiveVisibility(owner, settings);
       return (
         <div class="nix-panel" id="nix-settings">
           <p class="nix-panel-intro">
@@ -212,57 +209,51 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
       const owner = page.owner;
       const action = String(body.action ?? '');
       const text = (name: string) => String(body[name] ?? '').trim();
-      const done = (message: string) => {
-        nix.changes.owner(owner.id);
-        return message;
-      };
+      const { admin } = nix;
       switch (action) {
         case 'enable': {
-          await nix.caches.enable(owner.id);
-          const key = await nix.keys.active(owner);
-          return done(`The Nix cache is enabled; it signs with ${key.name}.`);
+          const key = await admin.enableWithKey(owner);
+          return `The Nix cache is enabled; it signs with ${key.name}.`;
         }
         case 'save': {
           const priority = Number(text('priority'));
           const visibility = text('visibility') as CacheVisibility;
           if (!/^\d+$/.test(text('priority'))) throw new BadRequestError('priority must be a whole number from 0 to 1000');
-          await nix.caches.update(owner.id, { priority, visibility });
-          await nix.keys.active(owner);
-          return done('Nix cache settings saved.');
+          await admin.update(owner, { priority, visibility });
+          return 'Nix cache settings saved.';
         }
         case 'rotate': {
-          await nix.caches.enable(owner.id);
-          const key = await nix.keys.rotate(owner);
-          return done(`${key.name} is the new signing key. Clients must trust its public key.`);
+          await admin.enable(owner);
+          const key = await admin.rotateKey(owner);
+          return `${key.name} is the new signing key. Clients must trust its public key.`;
         }
         case 'import': {
           const secret = text('secretKey');
           if (!secret) throw new BadRequestError('paste a secret key (name:base64, as nix key generate-secret writes it)');
-          await nix.caches.enable(owner.id);
-          const key = await nix.keys.import(owner, secret);
-          return done(`${key.name} is the new signing key.`);
+          await admin.enable(owner);
+          const key = await admin.importKey(owner, secret);
+          return `${key.name} is the new signing key.`;
         }
         case 'drop': {
           const id = Number(text('key'));
-          const key = (await nix.keys.all(owner.id)).find((k) => k.id === id);
+          const key = await admin.key(owner, id);
           if (!Number.isInteger(id) || !key) throw new BadRequestError('there is no such key');
-          await nix.keys.drop(owner, id);
-          return done(`${key.name} was dropped; its signatures are no longer served.`);
+          await admin.dropKey(owner, id);
+          return `${key.name} was dropped; its signatures are no longer served.`;
         }
         case 'trust': {
-          const key = parseTrustedKey(text('publicKey'));
-          await nix.trustedKeys.add(owner.id, key);
-          return done(`Signatures by ${key.name} must verify from now on.`);
+          const key = await admin.trustKey(owner, text('publicKey'));
+          return `Signatures by ${key.name} must verify from now on.`;
         }
         case 'untrust': {
           const name = text('name');
           try {
-            await nix.trustedKeys.remove(owner.id, name);
+            await admin.untrustKey(owner, name);
           } catch (err) {
             if (err instanceof NotFoundError) throw new BadRequestError(`no trusted key is named “${name}”`);
             throw err;
           }
-          return done(`${name} is no longer trusted.`);
+          return `${name} is no longer trusted.`;
         }
         default:
           throw new BadRequestError('unknown action');

@@ -10,7 +10,7 @@ export function nixVersionView(nixUi: NixUi) {
   const { nix } = nixUi;
   return async function NixVersion({ ctx, version }: VersionViewInput) {
     if (!(await nixUi.canRead(ctx.actor, ctx.owner))) throw new NotFoundError();
-    const path = await nix.storePaths.byVersion(version.id);
+    const path = await nix.paths.byVersion(version.id);
     if (!path) {
       return (
         <section class="card">
@@ -22,7 +22,7 @@ export function nixVersionView(nixUi: NixUi) {
     }
     const owner = ctx.owner;
     const storePath = `/nix/store/${path.hashPart}-${path.name}`;
-    const closure = await nix.storePaths.closure(owner.id, path.hashPart);
+    const closure = await nix.paths.closure(owner.id, path.hashPart);
     const refs = path.references.filter((r) => r.slice(0, 32) !== path.hashPart).length;
     return (
       <section class="card" id="nix-version">

@@ -11,7 +11,7 @@ import type { User } from '@forge/core';
 import { testDatabaseKinds } from '@forge/db/testing';
 import { basic, startTestServer, type TestServer } from '@forge/server/testing';
 import { formatPublicKey, generateSigningKey, publicKeyOf, signPath, writeNar, type NarTree } from '../../src/format/index.js';
-import { readNarFile } from '../../src/ui/nar-read.js';
+import { readNarFile } from '../../src/cache/nar-contents.js';
 import { CacheClient, makePath, randomHashPart, withInfo, type TestPath } from './support.js';
 import { Browser, section, textOf } from './ui-support.js';
 

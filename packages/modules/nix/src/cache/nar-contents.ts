@@ -1,5 +1,6 @@
 /**
- * Reading what the pages show out of stored blobs, without downloading whole NARs:
+ * Reading what is inside a stored path, without downloading whole NARs (the store path
+ * pages show it):
  * - a file's bytes by its offset in the NAR (the server-computed listing has it): a ranged
  *   blob read for uncompressed NARs, and for compressed ones a streaming decompression
  *   that stops as soon as the wanted bytes went by;
@@ -8,6 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { OwnerFileRecord, RegistryService } from '@forge/core';
+import { NIX } from '../constants.js';
 import {
   createDecompressor,
   isSupportedCompression,
@@ -16,7 +18,9 @@ import {
   type CompressionName,
   type NarListing,
 } from '../format/index.js';
-import { Semaphore } from '../http/semaphore.js';
+import type { StorePathRecord } from '../store/store-paths.js';
+import { narFileNameOf, ownerFileKeys } from './owner-files.js';
+import { Semaphore } from './semaphore.js';
 
 /** Largest listing the pages parse (the upload limit of `.ls` files is 64 MiB). */
 const LISTING_LIMIT = 64 * 1024 * 1024;
@@ -196,4 +200,38 @@ export async function readLog(registry: RegistryService, file: OwnerFileRecord, 
   // Stopped at exactly `cap` bytes: there may be more.
   if (stopped) truncated = true;
   return { text: Buffer.concat(out, filled), truncated, size: truncated ? null : filled };
+}
+
+/** A stored path's files in its owner's cache: its NAR, the NAR's listing, its build log. */
+export class PathContents {
+  constructor(private readonly registry: RegistryService) {}
+
+  /** The owner's copy of a path's NAR (its blob and compression). */
+  async nar(path: StorePathRecord): Promise<{ file: OwnerFileRecord; compression: string } | null> {
+    const file = await this.registry.getOwnerFile(path.ownerId, NIX, ownerFileKeys.nar(narFileNameOf(path.url)));
+    if (!file) return null;
+    return { file, compression: String(file.properties.compression ?? path.compression) };
+  }
+
+  /** The listing the server computed from the path's NAR, or null (none stored). */
+  async listing(path: StorePathRecord): Promise<NarListing | null> {
+    const file = await this.registry.getOwnerFile(path.ownerId, NIX, ownerFileKeys.listing(narFileNameOf(path.url)));
+    return file ? loadListing(this.registry, file) : null;
+  }
+
+  /** The build log uploaded for the path's deriver, if any. */
+  async log(path: StorePathRecord): Promise<OwnerFileRecord | null> {
+    if (!path.deriver) return null;
+    return this.registry.getOwnerFile(path.ownerId, NIX, ownerFileKeys.log(path.deriver));
+  }
+
+  /** The first `cap` bytes of a regular file in the path (see {@link readNarFile}). */
+  readFile(nar: { sha256: string; compression: string }, file: { path: string; size: number; narOffset?: number }, cap: number): Promise<FilePreview> {
+    return readNarFile(this.registry, nar, file, cap);
+  }
+
+  /** The first `cap` bytes of a build log, decoded (see {@link readLog}). */
+  readLog(file: OwnerFileRecord, cap: number): Promise<{ text: Buffer; truncated: boolean; size: number | null }> {
+    return readLog(this.registry, file, cap);
+  }
 }

@@ -7,7 +7,7 @@ import type { OwnerFileRecord } from '@forge/core';
  */
 export class NarFileMemo {
   readonly #entries = new Map<string, { file: OwnerFileRecord | null; until: number }>();
-  /** Bumped by every forget: a lookup that raced a change is not stored (see NarInfoCache). */
+  /** Bumped by every forget: a lookup that raced a change is not stored (see NarInfoMemo). */
   #epoch = 0;
 
   constructor(

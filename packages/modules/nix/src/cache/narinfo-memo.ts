@@ -5,7 +5,7 @@
  * `ttlMs` only bounds the damage of a lost notice. Misses are remembered too (as null),
  * because `nix copy` and substituters ask for many paths that are not there.
  */
-export class NarInfoCache {
+export class NarInfoMemo {
   readonly #entries = new Map<string, { body: Buffer | null; pathId: number; until: number }>();
   /**
    * Bumped by every invalidation. A reader takes it before its query and stores what it read

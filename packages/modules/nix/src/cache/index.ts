@@ -1,0 +1,150 @@
+/**
+ * The Nix cache's use cases: what the HTTP routes, the UI pages, the fast lane and (later)
+ * jobs and a CLI all call, with no express in sight and no SQL (that is `store/`). Each
+ * takes an owner the caller was allowed to act for (the host's access guard decided that)
+ * and plain values, and answers with facts or a typed error from @forge/core, which the
+ * host maps to HTTP statuses in one place. See docs/architecture.md.
+ */
+import type { ModuleContext, Owner, PackageRecord, VersionRecord } from '@forge/core';
+import { AccessRecorder } from '../store/access-recorder.js';
+import { CacheSettingsStore } from '../store/caches.js';
+import { PathSignatures } from '../store/path-signatures.js';
+import { StorePaths, type StorePathRecord } from '../store/store-paths.js';
+import { TrustedKeys } from '../store/trusted-keys.js';
+import { CacheAccess } from './access.js';
+import { CacheAdministration } from './administration.js';
+import { AuxFiles } from './aux-files.js';
+import { NixChanges } from './change-notices.js';
+import { StorePathDeletion } from './delete-paths.js';
+import { describeSignatures, type SignatureRow } from './describe-signatures.js';
+import { PathContents } from './nar-contents.js';
+import { NarFileMemo } from './nar-file-memo.js';
+import { NarFiles } from './nar-files.js';
+import { NarInfoLookup } from './narinfo-lookup.js';
+import { NarInfoMemo } from './narinfo-memo.js';
+import { NarInfoRenderer } from './narinfo-render.js';
+import { NarInfoPublisher } from './publish-narinfo.js';
+import { CacheKeys } from './signing-keys.js';
+
+export { cacheVisibility, type CacheContext } from './access.js';
+export type { CacheOverview } from './administration.js';
+export { derivationName, documentKey, type DocumentKind } from './aux-files.js';
+export type { DeleteOptions } from './delete-paths.js';
+export type { SignatureRow } from './describe-signatures.js';
+export type { FilePreview } from './nar-contents.js';
+export type { ExpectedNar, NarUploadLimits } from './nar-files.js';
+export type { ServedNarInfo } from './narinfo-lookup.js';
+export { narFileNameOf, type NarFileFacts } from './owner-files.js';
+export type { NarInfoToPublish } from './publish-narinfo.js';
+export { refuseBadInput } from './refusals.js';
+export type { CacheKey } from './signing-keys.js';
+export type { CacheSettings, CacheVisibility } from '../store/caches.js';
+export { DEFAULT_PRIORITY } from '../store/caches.js';
+export type { StorePathPage, StorePathRecord, StorePathSort } from '../store/store-paths.js';
+
+/** What the use cases need from the host (no router, no pages: a job or a CLI has these too). */
+export type CacheHost = Pick<ModuleContext, 'registry' | 'owners' | 'keys' | 'events' | 'db' | 'logger' | 'host' | 'onShutdown'>;
+
+/** The Nix module's application: every use case, built once from the host's services. */
+export interface NixCache {
+  /** Whether a cache exists and who reads it (its visibility). */
+  access: CacheAccess;
+  /** NAR uploads and downloads. */
+  nars: NarFiles;
+  /** Narinfo lookups for serving (memo, render, access record). */
+  narinfos: NarInfoLookup;
+  /** Narinfo uploads. */
+  publisher: NarInfoPublisher;
+  /** Deleting store paths, with or without what depends on them. */
+  deletion: StorePathDeletion;
+  /** nix-cache-info, listings, build logs, realisations, debuginfo. */
+  files: AuxFiles;
+  /** Settings, signing keys, trusted uploader keys. */
+  admin: CacheAdministration;
+  /** Reading a cache's store paths: lookups and pages of them, closures, referrers, figures. */
+  paths: StorePaths;
+  /** What is inside a stored path: its NAR's files and listing, its build log. */
+  contents: PathContents;
+  /** The narinfo of a stored path as served (for pages that show it). */
+  render: NarInfoRenderer;
+  /** Every signature a path is served with, checked against the keys the cache knows. */
+  signaturesOf(path: StorePathRecord, narinfo: Buffer): Promise<SignatureRow[]>;
+  /** The package version a path is stored as, and who pushed it. */
+  versionOf(path: StorePathRecord): Promise<{ version: VersionRecord; package: PackageRecord | null; creator: Owner | null } | null>;
+  /** The substituter URL of an owner's cache (the public base URL: what clients are configured with). */
+  substituterUrl(owner: Owner): string;
+}
+
+/** Limits of the cache's work per request. */
+export interface NixCacheOptions {
+  /** How many NAR uploads are verified at once (the others wait). */
+  concurrentNarVerifications?: number;
+  /** How many times its compressed size a NAR may inflate to (bounds decompression bombs). */
+  narInflationFactor?: number;
+}
+
+export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): NixCache {
+  const changes = new NixChanges(ctx.events, ctx.logger);
+  const ownerChanged = (ownerId: number) => changes.owner(ownerId);
+  const settings = new CacheSettingsStore(ctx.db, ownerChanged);
+  const keys = new CacheKeys(ctx.keys, ctx.host.hostName, ownerChanged);
+  const trustedKeys = new TrustedKeys(ctx.db, ownerChanged);
+  const narinfoMemo = new NarInfoMemo();
+  const narFileMemo = new NarFileMemo();
+  const accesses = new AccessRecorder(ctx.db, ctx.logger);
+  ctx.onShutdown(() => accesses.flush());
+
+  // Every memo forgets what a change notice (from this process or another) says changed.
+  changes.onOwner((ownerId) => {
+    settings.forget(ownerId);
+    keys.forget(ownerId);
+    trustedKeys.forget(ownerId);
+    narinfoMemo.invalidateOwner(ownerId);
+  });
+  changes.onPath((ownerId, hashPart) => narinfoMemo.invalidate(ownerId, hashPart));
+  changes.onNar((ownerId, fileName) => narFileMemo.forget(ownerId, fileName));
+  changes.onReset(() => {
+    settings.clear();
+    keys.clear();
+    trustedKeys.clear();
+    narinfoMemo.clear();
+    narFileMemo.clear();
+  });
+
+  const { registry } = ctx;
+  const paths = new StorePaths(ctx.db);
+  const access = new CacheAccess(settings);
+  const render = new NarInfoRenderer(keys, new PathSignatures(ctx.db));
+  const narinfos = new NarInfoLookup(narinfoMemo, paths, render, accesses);
+  const maxUpload = ctx.host.maxUploadBytes;
+  return {
+    access,
+    nars: new NarFiles(
+      { registry, access, changes, memo: narFileMemo },
+      {
+        maxFileSize: maxUpload,
+        maxNarSize: maxUpload * (options.narInflationFactor ?? 64),
+        concurrentVerifications: options.concurrentNarVerifications ?? 4,
+      },
+    ),
+    narinfos,
+    publisher: new NarInfoPublisher({ registry, access, keys, trustedKeys, changes, lookup: narinfos }),
+    deletion: new StorePathDeletion({ registry, changes }),
+    files: new AuxFiles({ registry, access, paths }),
+    admin: new CacheAdministration({ settings, keys, trustedKeys }),
+    paths,
+    contents: new PathContents(registry),
+    render,
+    signaturesOf: (path, narinfo) => describeSignatures(keys, trustedKeys, path, narinfo),
+    async versionOf(path) {
+      const version = await registry.getVersionById(path.versionId);
+      if (!version) return null;
+      const [pkg, creator] = await Promise.all([
+        registry.getPackageById(version.packageId),
+        version.creatorId ? ctx.owners.findById(version.creatorId) : null,
+      ]);
+      return { version, package: pkg, creator };
+    },
+    substituterUrl: (owner) => `${ctx.host.baseUrl}/api/packages/${encodeURIComponent(owner.name)}/nix`,
+  };
+}

@@ -1,0 +1,54 @@
+import type { AccessRecorder } from '../store/access-recorder.js';
+import type { StorePaths } from '../store/store-paths.js';
+import type { NarInfoMemo } from './narinfo-memo.js';
+import type { NarInfoRenderer } from './narinfo-render.js';
+
+/** A narinfo as served. */
+export interface ServedNarInfo {
+  body: Buffer;
+  pathId: number;
+  /** Whether the memo answered (no query): a hit or miss counter reads it. */
+  memoised: boolean;
+}
+
+/**
+ * Looking up a narinfo for serving, the hottest thing a cache does: from the memo when it
+ * can (misses are remembered too: `nix copy` and substituters ask for many paths that are
+ * not there), otherwise one indexed query with the path's stored signatures, rendered
+ * once. An answer read while a change notice arrived is not remembered (the memo's
+ * epoch). Every path served is recorded for retention.
+ */
+export class NarInfoLookup {
+  constructor(
+    private readonly memo: NarInfoMemo,
+    private readonly paths: StorePaths,
+    private readonly renderer: NarInfoRenderer,
+    private readonly accesses: AccessRecorder,
+  ) {}
+
+  /** The narinfo of `hashPart` in an owner's cache, or null when the cache does not have it. */
+  async find(ownerId: number, hashPart: string): Promise<ServedNarInfo | null> {
+    let entry = this.memo.get(ownerId, hashPart);
+    const memoised = entry !== undefined;
+    if (!entry) entry = await this.read(ownerId, hashPart);
+    if (!entry.body) return null;
+    this.accesses.record(entry.pathId);
+    return { body: entry.body, pathId: entry.pathId, memoised };
+  }
+
+  /**
+   * Reads a path afresh into the memo: after a publish, so a client's first look after a
+   * push costs no query (write-through).
+   */
+  async refresh(ownerId: number, hashPart: string): Promise<void> {
+    await this.read(ownerId, hashPart);
+  }
+
+  private async read(ownerId: number, hashPart: string): Promise<{ body: Buffer | null; pathId: number }> {
+    const epoch = this.memo.epoch();
+    const found = await this.paths.byHashWithSignatures(ownerId, hashPart);
+    const entry = { body: found ? await this.renderer.render(found.path, found.signatures) : null, pathId: found?.path.id ?? 0 };
+    this.memo.set(ownerId, hashPart, entry.body, entry.pathId, epoch);
+    return entry;
+  }
+}

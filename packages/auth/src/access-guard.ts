@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import {
   actorHasScope,
   ForbiddenError,
+  Memo,
   NotFoundError,
   UnauthorizedError,
   type AccessGuard,
@@ -13,13 +14,14 @@ import {
 } from '@forge/core';
 import { getActor } from './actor.js';
 import type { OwnerService } from './owners.js';
-import { TtlCache } from './ttl-cache.js';
 
 /**
  * How long owners and memberships are remembered. Changes reach every process at once
  * through change notices (the host calls forget()); this bounds a lost notice.
  */
 const CACHE_TTL_MS = 60_000;
+/** How many owners (and memberships) are remembered. */
+const CACHE_MAX_ENTRIES = 10_000;
 
 export interface RequireOptions {
   /** The visibility that applies instead of the owner's own. */
@@ -38,8 +40,8 @@ export interface RequireOptions {
  * Basic challenge) whether the owner is private or absent, others get 404.
  */
 export class PackageAccessGuard implements AccessGuard {
-  readonly #owners = new TtlCache<string, Owner | null>(CACHE_TTL_MS);
-  readonly #roles = new TtlCache<string, OrgRole | null>(CACHE_TTL_MS);
+  readonly #owners = new Memo<string, Owner | null>({ maxEntries: CACHE_MAX_ENTRIES, ttlMs: CACHE_TTL_MS });
+  readonly #roles = new Memo<string, OrgRole | null>({ maxEntries: CACHE_MAX_ENTRIES, ttlMs: CACHE_TTL_MS });
 
   constructor(private readonly owners: OwnerService) {
     owners.onChange(() => this.forget());
@@ -58,7 +60,7 @@ export class PackageAccessGuard implements AccessGuard {
   async require(req: Request, mode: AccessMode, options: RequireOptions = {}): Promise<Owner> {
     const actor = getActor(req);
     const name = String(req.params.owner ?? '');
-    const owner = await this.#owners.get(name.toLowerCase(), () => this.owners.findByName(name));
+    const owner = await this.#owners.load(name.toLowerCase(), () => this.owners.findByName(name));
     if (!owner) throw actor.user ? new NotFoundError(`owner "${name}" not found`) : new UnauthorizedError();
     const visibility = options.visibility ? await options.visibility(owner) : owner.visibility;
     await this.check(actor, visibility === owner.visibility ? owner : { ...owner, visibility }, mode);
@@ -133,7 +135,7 @@ export class PackageAccessGuard implements AccessGuard {
     if (!user) return null;
     if (user.isAdmin || user.id === owner.id) return 'admin';
     if (owner.type !== 'org') return null;
-    return this.#roles.get(`${owner.id}:${user.id}`, () => this.owners.roleIn(owner.id, user.id));
+    return this.#roles.load(`${owner.id}:${user.id}`, () => this.owners.roleIn(owner.id, user.id));
   }
 }
 

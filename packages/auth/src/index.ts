@@ -7,7 +7,6 @@ export * from './access-guard.js';
 export * from './authenticate.js';
 export * from './token-api.js';
 export * from './scopes.js';
-export { TtlCache } from './ttl-cache.js';
 export * from './sign-in.js';
 export * from './sign-in-throttle.js';
 export { ThrottleStore } from './throttle-store.js';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BadRequestError, ConflictError, NotFoundError, SCOPES, isRowId, textProblem, validateText, type Scope, type User } from '@forge/core';
+import { BadRequestError, ConflictError, Memo, NotFoundError, SCOPES, isRowId, textProblem, validateText, type Scope, type User } from '@forge/core';
 import { AccessTokenEntity, isUniqueViolation, OwnerEntity, type AccessTokenRow } from '@forge/db';
 import { toOwner } from './owners.js';
 
@@ -67,8 +67,10 @@ function info(row: AccessTokenRow): TokenInfo {
  * expiring, revocable.
  */
 export class TokenService {
-  readonly #cache = new Map<string, { identity: TokenIdentity | null; until: number }>();
-  readonly #lastUsedWritten = new Map<number, number>();
+  /** Verified tokens by hash (unknown ones too, as null); an expiring token is forgotten no later than it expires. */
+  readonly #cache = new Memo<string, TokenIdentity | null>({ maxEntries: CACHE_MAX, ttlMs: CACHE_TTL_MS });
+  /** Tokens whose last use was written within the last LAST_USED_RESOLUTION_MS. */
+  readonly #lastUsedWritten = new Memo<number, true>({ maxEntries: CACHE_MAX, ttlMs: LAST_USED_RESOLUTION_MS });
   readonly #listeners: Array<() => void> = [];
 
   constructor(
@@ -115,7 +117,7 @@ export class TokenService {
     const row = await repo.findOneBy(where);
     if (!row) throw new NotFoundError('token does not exist');
     await repo.delete({ id: row.id });
-    this.#cache.delete(row.tokenHash);
+    this.#cache.forget(row.tokenHash);
     for (const l of this.#listeners) l();
   }
 
@@ -129,16 +131,13 @@ export class TokenService {
     if (!TOKEN_PATTERN.test(token)) return null;
     const hash = hashToken(token);
     const now = this.now();
-    const cached = this.#cache.get(hash);
-    let identity: TokenIdentity | null;
-    if (cached && cached.until > now) {
-      identity = cached.identity;
-    } else {
+    let identity = this.#cache.get(hash);
+    if (identity === undefined) {
+      const epoch = this.#cache.epoch();
       const found = await this.lookup(hash, now);
       identity = found && { user: found.user, tokenId: found.tokenId, scopes: found.scopes };
-      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
-      // An expiring token leaves the cache no later than it expires.
-      this.#cache.set(hash, { identity, until: Math.min(now + CACHE_TTL_MS, found?.expiresAt ?? Infinity) });
+      // An expiring token leaves the memo no later than it expires.
+      this.#cache.set(hash, identity, epoch, found?.expiresAt === undefined ? undefined : Math.min(CACHE_TTL_MS, found.expiresAt - now));
     }
     if (identity) this.touch(identity.tokenId, now);
     return identity;
@@ -159,9 +158,8 @@ export class TokenService {
   }
 
   private touch(tokenId: number, now: number): void {
-    const last = this.#lastUsedWritten.get(tokenId) ?? 0;
-    if (now - last < LAST_USED_RESOLUTION_MS) return;
-    this.#lastUsedWritten.set(tokenId, now);
+    if (this.#lastUsedWritten.get(tokenId)) return;
+    this.#lastUsedWritten.set(tokenId, true, this.#lastUsedWritten.epoch());
     // Fire and forget: a lost update only makes "last used" a minute older.
     this.ds
       .getRepository(AccessTokenEntity)

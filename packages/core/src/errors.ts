@@ -45,12 +45,6 @@ export class NotFoundError extends ForgeError {
   }
 }
 
-export class MethodNotAllowedError extends ForgeError {
-  constructor(allowed: string[]) {
-    super(405, 'method_not_allowed', `method not allowed; allowed: ${allowed.join(', ')}`, { Allow: allowed.join(', ') });
-  }
-}
-
 export class ConflictError extends ForgeError {
   constructor(message: string) {
     super(409, 'conflict', message);
@@ -94,13 +88,6 @@ export class TooManyRequestsError extends ForgeError {
 export class ServiceUnavailableError extends ForgeError {
   constructor(message: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
     super(503, 'unavailable', message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) }, options);
-  }
-}
-
-/** The client went away mid-request; nothing is answered and nothing may be left behind. */
-export class ClientAbortedError extends ForgeError {
-  constructor(message = 'client disconnected') {
-    super(499, 'client_aborted', message);
   }
 }
 

@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './sql-errors.js';
 export * from './logger.js';
+export * from './memo.js';
 export * from './owners.js';
 export * from './blob-store.js';
 export * from './duration.js';

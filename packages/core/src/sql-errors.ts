@@ -5,7 +5,7 @@
  * PGlite) report the SQLSTATE, in `code` or in TypeORM's `driverError.code`.
  */
 /** SQLSTATE of a failed query, whichever driver (pg or PGlite) raised it. */
-export function sqlState(err: unknown): string | undefined {
+function sqlState(err: unknown): string | undefined {
   const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
   const code = e?.driverError?.code ?? e?.code;
   return typeof code === 'string' ? code : undefined;

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { BadRequestError, ConflictError, isRowId, NotFoundError, validateText, type KeyService, type NewKeyPair, type StoredKey } from '@forge/core';
+import { BadRequestError, ConflictError, isRowId, Memo, NotFoundError, validateText, type KeyService, type NewKeyPair, type StoredKey } from '@forge/core';
 import { isUniqueViolation, OwnerKeyEntity, type OwnerKeyRow } from '@forge/db';
 import type { SecretBox } from './secret-box.js';
 
@@ -14,7 +14,8 @@ import type { SecretBox } from './secret-box.js';
 const ACTIVE_KEY_TTL_MS = 300_000;
 
 export class OwnerKeyService implements KeyService {
-  readonly #active = new Map<string, { key: StoredKey; until: number }>();
+  /** Active keys by owner and purpose (decrypted once, not on every signature). */
+  readonly #active = new Memo<string, StoredKey>({ maxEntries: 10_000, ttlMs: ACTIVE_KEY_TTL_MS });
   readonly #listeners: Array<(ownerId: number, purpose: string) => void> = [];
 
   constructor(
@@ -37,12 +38,14 @@ export class OwnerKeyService implements KeyService {
   }
 
   async getActive(ownerId: number, purpose: string): Promise<StoredKey | null> {
-    const cached = this.#active.get(`${ownerId}:${purpose}`);
-    if (cached && cached.until > Date.now()) return cached.key;
+    const memoKey = `${ownerId}:${purpose}`;
+    const cached = this.#active.get(memoKey);
+    if (cached) return cached;
+    const epoch = this.#active.epoch();
     const row = await this.ds.getRepository(OwnerKeyEntity).findOneBy({ ownerId, purpose, active: true });
     if (!row) return null;
     const key = this.toKey(row);
-    this.#active.set(`${ownerId}:${purpose}`, { key, until: Date.now() + ACTIVE_KEY_TTL_MS });
+    this.#active.set(memoKey, key, epoch);
     return key;
   }
 
@@ -89,7 +92,7 @@ export class OwnerKeyService implements KeyService {
   }
 
   private changed(ownerId: number, purpose: string): void {
-    this.#active.delete(`${ownerId}:${purpose}`);
+    this.#active.forget(`${ownerId}:${purpose}`);
     for (const l of this.#listeners) l(ownerId, purpose);
   }
 

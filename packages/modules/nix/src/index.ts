@@ -1,21 +1,22 @@
 import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
 import { NIX } from './constants.js';
-import { createNixCache } from './cache/index.js';
+import { createNixCache, type NixCacheOptions } from './cache/index.js';
 import { registerHttpRoutes } from './http/routes.js';
 import { NixSchema1732406500000 } from './migrations/1732406500000-nix-schema.js';
 import { registerNixUi } from './ui/index.js';
 
-export interface NixModuleOptions {}
+/** Limits of the cache (each has a default; docs/security.md lists them). */
+export interface NixModuleOptions extends NixCacheOptions {}
 
 /** The Nix binary cache package type: one cache per owner at /api/packages/{owner}/nix. */
-export function nixModule(_options: NixModuleOptions = {}): PackageTypeModule {
+export function nixModule(options: NixModuleOptions = {}): PackageTypeModule {
   return {
     id: NIX,
     apiVersion: MODULE_API_VERSION,
     displayName: 'Nix',
     migrations: [NixSchema1732406500000],
     register(ctx) {
-      const nix = createNixCache(ctx);
+      const nix = createNixCache(ctx, options);
       // Who reads a cache is the cache's own visibility: the host applies it to this module's
       // access guard and pages, and to its package lists.
       ctx.setVisibility(nix.access.visibility);

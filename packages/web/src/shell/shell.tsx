@@ -6,6 +6,7 @@ import {
   ANONYMOUS,
   ForbiddenError,
   ForgeError,
+  Memo,
   NotFoundError,
   type Logger,
   type Owner,
@@ -16,7 +17,7 @@ import {
   type UiPageContext,
   type User,
 } from '@forge/core';
-import { setActor, TtlCache, type OwnerService, type PackageAccessGuard, type PasswordSignIn, type TokenService } from '@forge/auth';
+import { setActor, type OwnerService, type PackageAccessGuard, type PasswordSignIn, type TokenService } from '@forge/auth';
 import type { UiContributions } from '../ui-registry.js';
 import { SessionCodec, type Flash, type SessionClaims } from '../session/session.js';
 import type { Assets } from './assets.js';
@@ -72,7 +73,7 @@ const USER_CACHE_MS = 5_000;
 export class Shell {
   readonly codec: SessionCodec;
   readonly #states = new WeakMap<Request, RequestState>();
-  readonly #users = new TtlCache<number, User | null>(USER_CACHE_MS);
+  readonly #users = new Memo<number, User | null>({ maxEntries: 10_000, ttlMs: USER_CACHE_MS });
 
   constructor(
     readonly deps: WebUiDeps,
@@ -103,7 +104,7 @@ export class Shell {
       let user: User | null = null;
       if (claims?.uid) {
         const uid = claims.uid;
-        user = await this.#users.get(uid, async () => {
+        user = await this.#users.load(uid, async () => {
           const owner = await this.deps.owners.findById(uid);
           return owner?.type === 'user' ? (owner as User) : null;
         });

@@ -21,7 +21,7 @@ import { PathContents } from './nar-contents.js';
 import { NarFileMemo } from './nar-file-memo.js';
 import { NarFiles } from './nar-files.js';
 import { NarInfoLookup } from './narinfo-lookup.js';
-import { NarInfoMemo } from './narinfo-memo.js';
+import { NARINFO_MEMO_BYTES, NarInfoMemo } from './narinfo-memo.js';
 import { NarInfoRenderer } from './narinfo-render.js';
 import { NarInfoPublisher } from './publish-narinfo.js';
 import { CacheKeys } from './signing-keys.js';
@@ -34,6 +34,7 @@ export type { SignatureRow } from './describe-signatures.js';
 export type { FilePreview } from './nar-contents.js';
 export type { ExpectedNar, NarUploadLimits } from './nar-files.js';
 export type { ServedNarInfo } from './narinfo-lookup.js';
+export { NARINFO_MEMO_BYTES } from './narinfo-memo.js';
 export { narFileNameOf, type NarFileFacts } from './owner-files.js';
 export type { NarInfoToPublish } from './publish-narinfo.js';
 export { refuseBadInput } from './refusals.js';
@@ -66,7 +67,7 @@ export interface NixCache {
   /** What is inside a stored path: its NAR's files and listing, its build log. */
   contents: PathContents;
   /** The narinfo of a stored path as served (for pages that show it). */
-  render: NarInfoRenderer;
+  renderer: NarInfoRenderer;
   /** Every signature a path is served with, checked against the keys the cache knows. */
   signaturesOf(path: StorePathRecord, narinfo: Buffer): Promise<SignatureRow[]>;
   /** The package version a path is stored as, and who pushed it. */
@@ -75,12 +76,14 @@ export interface NixCache {
   substituterUrl(owner: Owner): string;
 }
 
-/** Limits of the cache's work per request. */
+/** Limits of the cache's work and memory (docs/security.md). */
 export interface NixCacheOptions {
-  /** How many NAR uploads are verified at once (the others wait). */
+  /** How many NAR uploads are verified at once (the others wait). Default 4. */
   concurrentNarVerifications?: number;
-  /** How many times its compressed size a NAR may inflate to (bounds decompression bombs). */
+  /** The largest NAR an upload may inflate to, as a multiple of the upload limit (bounds decompression bombs). Default 64. */
   narInflationFactor?: number;
+  /** Most bytes of rendered narinfos each server process keeps in memory. Default {@link NARINFO_MEMO_BYTES}. */
+  narinfoMemoBytes?: number;
 }
 
 export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): NixCache {
@@ -89,7 +92,7 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
   const settings = new CacheSettingsStore(ctx.db, ownerChanged);
   const keys = new CacheKeys(ctx.keys, ctx.host.hostName, ownerChanged);
   const trustedKeys = new TrustedKeys(ctx.db, ownerChanged);
-  const narinfoMemo = new NarInfoMemo();
+  const narinfoMemo = new NarInfoMemo({ maxBytes: options.narinfoMemoBytes });
   const narFileMemo = new NarFileMemo();
   const accesses = new AccessRecorder(ctx.db, ctx.logger);
   ctx.onShutdown(() => accesses.flush());
@@ -134,7 +137,7 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
     admin: new CacheAdministration({ settings, keys, trustedKeys }),
     paths,
     contents: new PathContents(registry),
-    render,
+    renderer: render,
     signaturesOf: (path, narinfo) => describeSignatures(keys, trustedKeys, path, narinfo),
     async versionOf(path) {
       const version = await registry.getVersionById(path.versionId);

@@ -8,7 +8,7 @@
  * - build logs, decompressed when the uploader compressed them.
  */
 import type { Readable } from 'node:stream';
-import type { OwnerFileRecord, RegistryService } from '@forge/core';
+import { Memo, type OwnerFileRecord, type RegistryService } from '@forge/core';
 import { NIX } from '../constants.js';
 import {
   createDecompressor,
@@ -144,31 +144,30 @@ async function collect(stream: Readable, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks, size).subarray(0, limit);
 }
 
-/** Parsed listings by the listing blob's hash, most recently used last, within a byte budget. */
-const listings = new Map<string, { listing: NarListing; size: number }>();
+/** Bytes of listing files whose parsed form the pages keep in memory. */
 const LISTING_MEMO_BYTES = 32 * 1024 * 1024;
-let listingBytes = 0;
+
+/**
+ * Parsed listings by the listing blob's hash (content-addressed: they never change, so no
+ * change notice concerns them), counted by the size of the listing file.
+ */
+const listings = new Memo<string, { listing: NarListing; size: number }>({
+  maxEntries: 10_000,
+  maxBytes: LISTING_MEMO_BYTES,
+  maxEntryBytes: LISTING_MEMO_BYTES / 4,
+  ttlMs: 60 * 60_000,
+  sizeOf: (entry) => entry.size,
+});
 
 /** The listing stored with a NAR, parsed; memoised by its content hash (it never changes). */
-export async function loadListing(registry: RegistryService, file: OwnerFileRecord): Promise<NarListing> {
+async function loadListing(registry: RegistryService, file: OwnerFileRecord): Promise<NarListing> {
   const hit = listings.get(file.sha256);
-  if (hit) {
-    listings.delete(file.sha256);
-    listings.set(file.sha256, hit);
-    return hit.listing;
-  }
+  if (hit) return hit.listing;
   if (file.size > LISTING_LIMIT) throw new Error(`the listing is too large to show (${file.size} bytes)`);
+  const epoch = listings.epoch();
   const bytes = await collect(await registry.openBlob(file.sha256), LISTING_LIMIT);
   const listing = parseListing(bytes);
-  if (!listings.has(file.sha256) && file.size <= LISTING_MEMO_BYTES / 4) {
-    listings.set(file.sha256, { listing, size: file.size });
-    listingBytes += file.size;
-    for (const [key, entry] of listings) {
-      if (listingBytes <= LISTING_MEMO_BYTES) break;
-      listings.delete(key);
-      listingBytes -= entry.size;
-    }
-  }
+  listings.set(file.sha256, { listing, size: file.size }, epoch);
   return listing;
 }
 

@@ -1,6 +1,6 @@
 import type { AccessRecorder } from '../store/access-recorder.js';
 import type { StorePaths } from '../store/store-paths.js';
-import type { NarInfoMemo } from './narinfo-memo.js';
+import type { MemoisedNarInfo, NarInfoMemo } from './narinfo-memo.js';
 import type { NarInfoRenderer } from './narinfo-render.js';
 
 /** A narinfo as served. */
@@ -44,11 +44,11 @@ export class NarInfoLookup {
     await this.read(ownerId, hashPart);
   }
 
-  private async read(ownerId: number, hashPart: string): Promise<{ body: Buffer | null; pathId: number }> {
+  private async read(ownerId: number, hashPart: string): Promise<MemoisedNarInfo> {
     const epoch = this.memo.epoch();
     const found = await this.paths.byHashWithSignatures(ownerId, hashPart);
     const entry = { body: found ? await this.renderer.render(found.path, found.signatures) : null, pathId: found?.path.id ?? 0 };
-    this.memo.set(ownerId, hashPart, entry.body, entry.pathId, epoch);
+    this.memo.set(ownerId, hashPart, entry, epoch);
     return entry;
   }
 }

@@ -1,69 +1,73 @@
+import { Memo } from '@forge/core';
+
+/** Most bytes of rendered narinfos one server process keeps (docs/security.md). */
+export const NARINFO_MEMO_BYTES = 64 * 1024 * 1024;
+/** Most narinfos (and remembered misses) one server process keeps. */
+export const NARINFO_MEMO_ENTRIES = 50_000;
+/** A larger narinfo (thousands of references or signatures) is served, but not remembered. */
+export const NARINFO_MEMO_ENTRY_BYTES = 1024 * 1024;
+/**
+ * How long an answer may be served from memory. Change notices drop it in every process
+ * the moment its path is replaced or deleted or its cache's keys change; this only bounds
+ * the damage of a lost notice.
+ */
+const NARINFO_MEMO_TTL_MS = 10 * 60_000;
+
+/** A narinfo as rendered (null: the cache does not have the path), and its path's id. */
+export interface MemoisedNarInfo {
+  body: Buffer | null;
+  pathId: number;
+}
+
 /**
  * Rendered narinfos in memory, keyed by owner and hash part: a hit costs no query and no
- * signature. Entries are dropped by change notices (NixChanges) in every process the
- * moment a path is replaced or deleted or its cache's keys change, so they can live long;
- * `ttlMs` only bounds the damage of a lost notice. Misses are remembered too (as null),
- * because `nix copy` and substituters ask for many paths that are not there.
+ * signature. Misses are remembered too, because `nix copy` and substituters ask for many
+ * paths that are not there. Bounded by entries and by bytes; an answer read while a
+ * change notice arrived is not stored (the memo's epoch, see `Memo`).
  */
 export class NarInfoMemo {
-  readonly #entries = new Map<string, { body: Buffer | null; pathId: number; until: number }>();
-  /**
-   * Bumped by every invalidation. A reader takes it before its query and stores what it read
-   * only if it has not moved, so an answer read before a change can never be stored after
-   * the change's notice (and then outlive it).
-   */
-  #epoch = 0;
+  readonly #memo: Memo<string, MemoisedNarInfo>;
 
-  constructor(
-    private readonly ttlMs = 10 * 60_000,
-    private readonly max = 50_000,
-  ) {}
+  constructor(limits: { maxBytes?: number; maxEntries?: number } = {}) {
+    this.#memo = new Memo<string, MemoisedNarInfo>({
+      maxEntries: limits.maxEntries ?? NARINFO_MEMO_ENTRIES,
+      maxBytes: limits.maxBytes ?? NARINFO_MEMO_BYTES,
+      maxEntryBytes: Math.min(NARINFO_MEMO_ENTRY_BYTES, limits.maxBytes ?? NARINFO_MEMO_BYTES),
+      ttlMs: NARINFO_MEMO_TTL_MS,
+      // The body, the key and the entry's bookkeeping.
+      sizeOf: (entry, key) => (entry.body?.length ?? 0) + key.length + 64,
+    });
+  }
 
-  get(ownerId: number, hashPart: string): { body: Buffer | null; pathId: number } | undefined {
-    const key = `${ownerId}/${hashPart}`;
-    const hit = this.#entries.get(key);
-    if (!hit) return undefined;
-    if (hit.until <= Date.now()) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return hit;
+  get(ownerId: number, hashPart: string): MemoisedNarInfo | undefined {
+    return this.#memo.get(`${ownerId}/${hashPart}`);
   }
 
   /** The current epoch, to pass to set() after reading. */
   epoch(): number {
-    return this.#epoch;
+    return this.#memo.epoch();
   }
 
   /** Stores an answer read at `epoch` (see epoch()), unless something changed meanwhile. */
-  set(ownerId: number, hashPart: string, body: Buffer | null, pathId: number, epoch: number): void {
-    if (epoch !== this.#epoch) return;
-    const key = `${ownerId}/${hashPart}`;
-    this.#entries.delete(key);
-    if (this.#entries.size >= this.max) {
-      // Drop the oldest tenth (Map iterates in insertion order): cheap and good enough.
-      let n = this.max / 10;
-      for (const k of this.#entries.keys()) {
-        this.#entries.delete(k);
-        if (--n <= 0) break;
-      }
-    }
-    this.#entries.set(key, { body, pathId, until: Date.now() + this.ttlMs });
+  set(ownerId: number, hashPart: string, entry: MemoisedNarInfo, epoch: number): void {
+    this.#memo.set(`${ownerId}/${hashPart}`, entry, epoch);
   }
 
   invalidate(ownerId: number, hashPart: string): void {
-    this.#epoch++;
-    this.#entries.delete(`${ownerId}/${hashPart}`);
+    this.#memo.forget(`${ownerId}/${hashPart}`);
   }
 
   invalidateOwner(ownerId: number): void {
-    this.#epoch++;
     const prefix = `${ownerId}/`;
-    for (const k of this.#entries.keys()) if (k.startsWith(prefix)) this.#entries.delete(k);
+    this.#memo.forgetWhere((key) => key.startsWith(prefix));
   }
 
   clear(): void {
-    this.#epoch++;
-    this.#entries.clear();
+    this.#memo.clear();
+  }
+
+  /** Entries and bytes held now. */
+  get usage(): { entries: number; bytes: number } {
+    return this.#memo.usage;
   }
 }

@@ -1,4 +1,4 @@
-import { BadRequestError, validateText, type KeyService, type NewKeyPair, type Owner, type StoredKey } from '@forge/core';
+import { BadRequestError, Memo, validateText, type KeyService, type NewKeyPair, type Owner, type StoredKey } from '@forge/core';
 import {
   formatPublicKey,
   formatSecretKey,
@@ -11,7 +11,7 @@ import {
 } from '../format/index.js';
 
 /** The purpose under which the host's key service keeps Nix cache signing keys. */
-export const NIX_KEY_PURPOSE = 'nix-cache';
+const NIX_KEY_PURPOSE = 'nix-cache';
 
 /** A server-managed key, parsed once. */
 export interface CacheKey {
@@ -50,8 +50,11 @@ function pair(secret: SecretKey): NewKeyPair {
  * old and the new key side by side during a changeover.
  */
 export class CacheKeys {
-  /** Parsed keys per owner (parsing a key costs a base64 decode; signing needs it on every upload). */
-  readonly #parsed = new Map<number, { keys: CacheKey[]; until: number }>();
+  /**
+   * Parsed keys per owner (parsing a key costs a base64 decode; signing needs it on every
+   * upload), dropped by change notices on every key change.
+   */
+  readonly #parsed = new Memo<number, CacheKey[]>({ maxEntries: 10_000, ttlMs: 300_000, sizeOf: (keys) => 64 + keys.length * 512 });
 
   constructor(
     private readonly keys: KeyService,
@@ -81,12 +84,7 @@ export class CacheKeys {
 
   /** Every key that still signs or whose signatures are still served: active first. */
   async all(ownerId: number): Promise<CacheKey[]> {
-    const hit = this.#parsed.get(ownerId);
-    if (hit && hit.until > Date.now()) return hit.keys;
-    const keys = (await this.keys.list(ownerId, NIX_KEY_PURPOSE)).map(toCacheKey);
-    if (this.#parsed.size > 10_000) this.#parsed.clear();
-    this.#parsed.set(ownerId, { keys, until: Date.now() + 300_000 });
-    return keys;
+    return this.#parsed.load(ownerId, async () => (await this.keys.list(ownerId, NIX_KEY_PURPOSE)).map(toCacheKey));
   }
 
   /** A new server-generated key signs from now on; the old one stays until dropped. */
@@ -117,7 +115,7 @@ export class CacheKeys {
 
   /** Drops this process's parsed keys of an owner (change notices call it). */
   forget(ownerId: number): void {
-    this.#parsed.delete(ownerId);
+    this.#parsed.forget(ownerId);
   }
 
   clear(): void {

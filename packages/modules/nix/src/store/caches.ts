@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { BadRequestError, type Visibility } from '@forge/core';
+import { BadRequestError, Memo, type Visibility } from '@forge/core';
 
 export type CacheVisibility = 'inherit' | Visibility;
 
@@ -22,7 +22,8 @@ const TTL_MS = 60_000;
  * API, or by its first push). Reads are memoised: every narinfo request needs them.
  */
 export class CacheSettingsStore {
-  readonly #memo = new Map<number, { value: CacheSettings | null; until: number }>();
+  /** Settings by owner (null: no cache), dropped by change notices. */
+  readonly #memo = new Memo<number, CacheSettings | null>({ maxEntries: 10_000, ttlMs: TTL_MS });
 
   constructor(
     private readonly ds: DataSource,
@@ -30,7 +31,7 @@ export class CacheSettingsStore {
   ) {}
 
   forget(ownerId: number): void {
-    this.#memo.delete(ownerId);
+    this.#memo.forget(ownerId);
   }
 
   clear(): void {
@@ -38,14 +39,10 @@ export class CacheSettingsStore {
   }
 
   async get(ownerId: number): Promise<CacheSettings | null> {
-    const hit = this.#memo.get(ownerId);
-    const now = Date.now();
-    if (hit && hit.until > now) return hit.value;
-    const [row] = await this.ds.query(`SELECT * FROM nix_cache WHERE owner_id = $1`, [ownerId]);
-    const value = row ? toSettings(row) : null;
-    if (this.#memo.size > 10_000) this.#memo.clear();
-    this.#memo.set(ownerId, { value, until: now + TTL_MS });
-    return value;
+    return this.#memo.load(ownerId, async () => {
+      const [row] = await this.ds.query(`SELECT * FROM nix_cache WHERE owner_id = $1`, [ownerId]);
+      return row ? toSettings(row) : null;
+    });
   }
 
   /** Enables the cache if needed; returns its settings and whether this call created it. */

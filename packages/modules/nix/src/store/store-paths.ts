@@ -33,7 +33,7 @@ export type NewStorePath = Omit<StorePathRecord, 'id' | 'createdAt' | 'lastAcces
 
 type Queryable = Pick<DataSource | EntityManager, 'query'>;
 
-export function toStorePath(r: Record<string, unknown>): StorePathRecord {
+function toStorePath(r: Record<string, unknown>): StorePathRecord {
   const refs = String(r.refs ?? '');
   const sigs = String(r.sigs ?? '');
   return {

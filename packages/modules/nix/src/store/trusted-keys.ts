@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { ConflictError, isUniqueViolation, NotFoundError, queryRows } from '@forge/core';
+import { ConflictError, isUniqueViolation, Memo, NotFoundError, queryRows } from '@forge/core';
 import { formatPublicKey, parsePublicKey, type PublicKey } from '../format/index.js';
 
 /**
@@ -8,7 +8,8 @@ import { formatPublicKey, parsePublicKey, type PublicKey } from '../format/index
  * make Nix reject the path).
  */
 export class TrustedKeys {
-  readonly #memo = new Map<number, { keys: PublicKey[]; until: number }>();
+  /** Trusted keys by owner, parsed, dropped by change notices. */
+  readonly #memo = new Memo<number, PublicKey[]>({ maxEntries: 10_000, ttlMs: 60_000, sizeOf: (keys) => 64 + keys.length * 256 });
 
   constructor(
     private readonly ds: DataSource,
@@ -16,7 +17,7 @@ export class TrustedKeys {
   ) {}
 
   forget(ownerId: number): void {
-    this.#memo.delete(ownerId);
+    this.#memo.forget(ownerId);
   }
 
   clear(): void {
@@ -24,15 +25,10 @@ export class TrustedKeys {
   }
 
   async list(ownerId: number): Promise<PublicKey[]> {
-    const hit = this.#memo.get(ownerId);
-    if (hit && hit.until > Date.now()) return hit.keys;
-    const rows: Array<{ public_key: string }> = await this.ds.query(
-      `SELECT public_key FROM nix_trusted_key WHERE owner_id = $1 ORDER BY name`,
-      [ownerId],
-    );
-    const keys = rows.map((r) => parsePublicKey(r.public_key));
-    this.#memo.set(ownerId, { keys, until: Date.now() + 60_000 });
-    return keys;
+    return this.#memo.load(ownerId, async () => {
+      const rows: Array<{ public_key: string }> = await this.ds.query(`SELECT public_key FROM nix_trusted_key WHERE owner_id = $1 ORDER BY name`, [ownerId]);
+      return rows.map((r) => parsePublicKey(r.public_key));
+    });
   }
 
   async add(ownerId: number, key: PublicKey): Promise<void> {

@@ -7,12 +7,12 @@ import { nixString } from './format.js';
 import type { NixUi } from './nix-ui.js';
 
 /** Where the snippets tell clients to keep credentials (Nix's default `netrc-file`). */
-export const NETRC_FILE = '/etc/nix/netrc';
+const NETRC_FILE = '/etc/nix/netrc';
 /** What the netrc line has instead of a token. */
-export const TOKEN_PLACEHOLDER = 'YOUR_TOKEN';
+const TOKEN_PLACEHOLDER = 'YOUR_TOKEN';
 
 /** The setup snippets of a cache, exactly as the page prints them (the browser test uses them). */
-export function setupSnippets(input: { substituter: string; publicKeys: string[] }) {
+function setupSnippets(input: { substituter: string; publicKeys: string[] }) {
   const { substituter, publicKeys } = input;
   const host = new URL(substituter).hostname;
   return {

@@ -8,13 +8,13 @@ import type { NixUi } from './nix-ui.js';
 import { DirectoryTable, filesUrl, modeOf, treeSize } from './tree.js';
 
 /** At most this much of a file is read and shown. */
-export const FILE_PREVIEW_BYTES = 256 * 1024;
+const FILE_PREVIEW_BYTES = 256 * 1024;
 /** At most this many lines of it. */
 const FILE_PREVIEW_LINES = 5000;
 /** Binary files: a hex dump of their start. */
 const HEX_PREVIEW_BYTES = 512;
 /** At most this much of a build log is shown. */
-export const LOG_PREVIEW_BYTES = 1024 * 1024;
+const LOG_PREVIEW_BYTES = 1024 * 1024;
 
 /**
  * `/{owner}/-/packages/nix/-/cache/paths/{hash}/files/{path…}`: a directory of the NAR

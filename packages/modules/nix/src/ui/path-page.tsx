@@ -17,7 +17,7 @@ export function pathPage(nixUi: NixUi, ui: UiHelpers) {
     const selfRef = (r: string) => r.slice(0, 32) === path.hashPart;
     const refHashes = path.references.filter((r) => !selfRef(r)).map((r) => r.slice(0, 32));
     const [narinfo, closure, referrers, referrerCount, listing, log, present, stored] = await Promise.all([
-      nix.render.render(path),
+      nix.renderer.render(path),
       nix.paths.closure(owner.id, path.hashPart),
       nix.paths.referrers(owner.id, path.hashPart, REFERRERS_SHOWN),
       nix.paths.referrerCount(owner.id, path.hashPart),

@@ -30,7 +30,7 @@ export function treeSize(node: NarListingNode): { bytes: number; files: number }
   return result;
 }
 
-export const filesText = (n: number) => (n === 1 ? '1 file' : `${n.toLocaleString('en')} files`);
+const filesText = (n: number) => (n === 1 ? '1 file' : `${n.toLocaleString('en')} files`);
 
 /** The address of a node inside a store path (`''` is the root). */
 export function filesUrl(nixUi: NixUi, owner: Owner, hashPart: string, inner: string): string {

@@ -1,0 +1,101 @@
+import { LRUCache } from 'lru-cache';
+
+/** What a {@link Memo} may hold, and for how long. */
+export interface MemoOptions<K, V> {
+  /** Most entries kept; the least recently used go first. */
+  maxEntries: number;
+  /**
+   * Most bytes kept, as {@link sizeOf} counts them; the least recently used go first.
+   * Default: `maxEntries` entries of {@link MEMO_ENTRY_BYTES}.
+   */
+  maxBytes?: number;
+  /** Largest single entry kept (a larger one is simply not remembered). Default: `maxBytes`. */
+  maxEntryBytes?: number;
+  /**
+   * How long an entry may be served. Change notices drop entries much sooner; this bounds
+   * the damage of a notice that was lost.
+   */
+  ttlMs: number;
+  /** The bytes an entry costs (its value, key and bookkeeping). Default: {@link MEMO_ENTRY_BYTES}. */
+  sizeOf?: (value: V, key: K) => number;
+}
+
+/** What an entry of a memo of small records (owners, settings, keys) costs by default. */
+export const MEMO_ENTRY_BYTES = 512;
+
+/**
+ * A bounded, time-limited memo of hot reads (owners, tokens, keys, cache settings,
+ * rendered narinfos), bounded by entries and by bytes, least recently used out first
+ * (`lru-cache`). Misses can be remembered too (store `null`).
+ *
+ * Memos are dropped by change notices (`ClusterEvents`) in every process. A read that
+ * raced a change must never be stored after the change's notice, or it would outlive it:
+ * every `forget…`/`clear` moves the memo's *epoch*, and an answer is stored only if the
+ * epoch it was read at is still current ({@link load}, or {@link epoch} then {@link set}).
+ */
+export class Memo<K extends string | number, V> {
+  readonly #entries: LRUCache<K, { value: V }>;
+  #epoch = 0;
+
+  constructor(options: MemoOptions<K, V>) {
+    const sizeOf = options.sizeOf ?? (() => MEMO_ENTRY_BYTES);
+    const maxBytes = options.maxBytes ?? options.maxEntries * MEMO_ENTRY_BYTES;
+    this.#entries = new LRUCache<K, { value: V }>({
+      max: options.maxEntries,
+      maxSize: maxBytes,
+      maxEntrySize: options.maxEntryBytes ?? maxBytes,
+      sizeCalculation: (box, key) => Math.max(1, sizeOf(box.value, key)),
+      ttl: options.ttlMs,
+    });
+  }
+
+  /** The remembered value, or undefined when there is none (or it expired). */
+  get(key: K): V | undefined {
+    return this.#entries.get(key)?.value;
+  }
+
+  /** The current epoch, to pass to {@link set} with what is read after taking it. */
+  epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * Remembers `value`, read at `epoch` (see {@link epoch}), unless something was forgotten
+   * meanwhile. `ttlMs` shortens the entry's life (a token that expires sooner).
+   */
+  set(key: K, value: V, epoch: number, ttlMs?: number): void {
+    if (epoch !== this.#epoch) return;
+    this.#entries.set(key, { value }, ttlMs === undefined ? undefined : { ttl: Math.max(1, ttlMs) });
+  }
+
+  /** The remembered value, or `read()`'s, which is remembered unless a change raced it. */
+  async load(key: K, read: () => Promise<V>, ttlMs?: (value: V) => number | undefined): Promise<V> {
+    const hit = this.#entries.get(key);
+    if (hit) return hit.value;
+    const epoch = this.#epoch;
+    const value = await read();
+    this.set(key, value, epoch, ttlMs?.(value));
+    return value;
+  }
+
+  forget(key: K): void {
+    this.#epoch++;
+    this.#entries.delete(key);
+  }
+
+  /** Forgets every entry whose key matches (an owner's entries after a change to the owner). */
+  forgetWhere(matches: (key: K) => boolean): void {
+    this.#epoch++;
+    for (const key of [...this.#entries.keys()]) if (matches(key)) this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#epoch++;
+    this.#entries.clear();
+  }
+
+  /** Entries and bytes held now (tests, metrics). */
+  get usage(): { entries: number; bytes: number } {
+    return { entries: this.#entries.size, bytes: this.#entries.calculatedSize };
+  }
+}

@@ -121,7 +121,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     keys.onChange((ownerId, purpose) => notify('keys', `${ownerId} ${purpose}`));
     events.subscribe('owners', () => access.forget());
     events.subscribe('tokens', () => tokens.clearCache());
-    events.subscribe('keys', () => keys.clearCache());
+    events.subscribe('keys', () => keys.forget());
     const ui = new UiContributions();
     const serveBlob = createServeBlob(blobs, config.serveDirect);
     const host = { baseUrl: config.baseUrl, hostName: new URL(config.baseUrl).hostname, maxUploadBytes: config.maxUploadBytes };

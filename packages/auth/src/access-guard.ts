@@ -19,9 +19,9 @@ import type { OwnerService } from './owners.js';
  * How long owners and memberships are remembered. Changes reach every process at once
  * through change notices (the host calls forget()); this bounds a lost notice.
  */
-const CACHE_TTL_MS = 60_000;
+const MEMO_TTL_MS = 60_000;
 /** How many owners (and memberships) are remembered. */
-const CACHE_MAX_ENTRIES = 10_000;
+const MEMO_MAX_ENTRIES = 10_000;
 
 export interface RequireOptions {
   /** The visibility that applies instead of the owner's own. */
@@ -40,8 +40,8 @@ export interface RequireOptions {
  * Basic challenge) whether the owner is private or absent, others get 404.
  */
 export class PackageAccessGuard implements AccessGuard {
-  readonly #owners = new Memo<string, Owner | null>({ maxEntries: CACHE_MAX_ENTRIES, ttlMs: CACHE_TTL_MS });
-  readonly #roles = new Memo<string, OrgRole | null>({ maxEntries: CACHE_MAX_ENTRIES, ttlMs: CACHE_TTL_MS });
+  readonly #owners = new Memo<string, Owner | null>({ maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
+  readonly #roles = new Memo<string, OrgRole | null>({ maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
 
   constructor(private readonly owners: OwnerService) {
     owners.onChange(() => this.forget());

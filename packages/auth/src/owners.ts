@@ -43,7 +43,7 @@ export class OwnerService implements OwnerDirectory {
     private readonly passwords: PasswordHasher = new PasswordHasher(),
   ) {}
 
-  /** Called after any change to visibility, admin flags or memberships (caches listen). */
+  /** Called after any change to visibility, admin flags or memberships (memos listen). */
   onChange(listener: () => void): void {
     this.#listeners.push(listener);
   }

@@ -24,8 +24,8 @@ export interface TokenIdentity {
  * How long a verified token is trusted from memory. Revocations reach every process at once
  * through change notices (onChange); this bounds the damage if a notice is ever lost.
  */
-const CACHE_TTL_MS = 60_000;
-const CACHE_MAX = 10_000;
+const MEMO_TTL_MS = 60_000;
+const MEMO_MAX_ENTRIES = 10_000;
 /** Token names are labels of at most this many characters (the column's width). */
 const MAX_TOKEN_NAME_LENGTH = 255;
 /** last_used_at is written at most this often per token: it must not cost a write per request. */
@@ -68,9 +68,9 @@ function info(row: AccessTokenRow): TokenInfo {
  */
 export class TokenService {
   /** Verified tokens by hash (unknown ones too, as null); an expiring token is forgotten no later than it expires. */
-  readonly #cache = new Memo<string, TokenIdentity | null>({ maxEntries: CACHE_MAX, ttlMs: CACHE_TTL_MS });
+  readonly #verified = new Memo<string, TokenIdentity | null>({ maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
   /** Tokens whose last use was written within the last LAST_USED_RESOLUTION_MS. */
-  readonly #lastUsedWritten = new Memo<number, true>({ maxEntries: CACHE_MAX, ttlMs: LAST_USED_RESOLUTION_MS });
+  readonly #lastUsedWritten = new Memo<number, true>({ maxEntries: MEMO_MAX_ENTRIES, ttlMs: LAST_USED_RESOLUTION_MS });
   readonly #listeners: Array<() => void> = [];
 
   constructor(
@@ -117,7 +117,7 @@ export class TokenService {
     const row = await repo.findOneBy(where);
     if (!row) throw new NotFoundError('token does not exist');
     await repo.delete({ id: row.id });
-    this.#cache.forget(row.tokenHash);
+    this.#verified.forget(row.tokenHash);
     for (const l of this.#listeners) l();
   }
 
@@ -131,13 +131,13 @@ export class TokenService {
     if (!TOKEN_PATTERN.test(token)) return null;
     const hash = hashToken(token);
     const now = this.now();
-    let identity = this.#cache.get(hash);
+    let identity = this.#verified.get(hash);
     if (identity === undefined) {
-      const epoch = this.#cache.epoch();
+      const epoch = this.#verified.epoch();
       const found = await this.lookup(hash, now);
       identity = found && { user: found.user, tokenId: found.tokenId, scopes: found.scopes };
       // An expiring token leaves the memo no later than it expires.
-      this.#cache.set(hash, identity, epoch, found?.expiresAt === undefined ? undefined : Math.min(CACHE_TTL_MS, found.expiresAt - now));
+      this.#verified.set(hash, identity, epoch, found?.expiresAt === undefined ? undefined : Math.min(MEMO_TTL_MS, found.expiresAt - now));
     }
     if (identity) this.touch(identity.tokenId, now);
     return identity;
@@ -167,8 +167,11 @@ export class TokenService {
       .catch(() => {});
   }
 
-  /** Forget cached verifications (after revocations, in tests). */
+  /**
+   * Forgets every remembered verification (a change notice: a token was revoked elsewhere).
+   * (The name predates the memo; tests call it.)
+   */
   clearCache(): void {
-    this.#cache.clear();
+    this.#verified.clear();
   }
 }

@@ -55,7 +55,7 @@ export interface ModuleContext {
    * the UI helpers' `context` handed to this module.
    */
   setVisibility(decide: VisibilityRule): void;
-  /** Called when the server shuts down (timers, caches). */
+  /** Called when the server shuts down (timers, pending writes). */
   onShutdown(hook: () => Promise<void> | void): void;
 }
 

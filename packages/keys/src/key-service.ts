@@ -10,7 +10,7 @@ import type { SecretBox } from './secret-box.js';
  * keys lazily under a lock the same way); the partial unique index on active keys is the
  * backstop across processes.
  */
-/** How long an active key is remembered; rotations elsewhere arrive as change notices (clearCache). */
+/** How long an active key is remembered; rotations elsewhere arrive as change notices (forget). */
 const ACTIVE_KEY_TTL_MS = 300_000;
 
 export class OwnerKeyService implements KeyService {
@@ -39,8 +39,8 @@ export class OwnerKeyService implements KeyService {
 
   async getActive(ownerId: number, purpose: string): Promise<StoredKey | null> {
     const memoKey = `${ownerId}:${purpose}`;
-    const cached = this.#active.get(memoKey);
-    if (cached) return cached;
+    const remembered = this.#active.get(memoKey);
+    if (remembered) return remembered;
     const epoch = this.#active.epoch();
     const row = await this.ds.getRepository(OwnerKeyEntity).findOneBy({ ownerId, purpose, active: true });
     if (!row) return null;
@@ -123,8 +123,8 @@ export class OwnerKeyService implements KeyService {
     return result;
   }
 
-  /** Drops cached active keys (other processes' rotations become visible). */
-  clearCache(): void {
+  /** Forgets the remembered active keys (a change notice: keys changed in another process). */
+  forget(): void {
     this.#active.clear();
   }
 }

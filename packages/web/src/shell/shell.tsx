@@ -64,7 +64,7 @@ export interface ShellPage {
 }
 
 /** How long a signed-in user's row is trusted from memory (admin flags, deletion). */
-const USER_CACHE_MS = 5_000;
+const USER_MEMO_MS = 5_000;
 
 /**
  * What every UI page shares: the session of the request, CSRF checks, owner contexts and
@@ -73,7 +73,7 @@ const USER_CACHE_MS = 5_000;
 export class Shell {
   readonly codec: SessionCodec;
   readonly #states = new WeakMap<Request, RequestState>();
-  readonly #users = new Memo<number, User | null>({ maxEntries: 10_000, ttlMs: USER_CACHE_MS });
+  readonly #users = new Memo<number, User | null>({ maxEntries: 10_000, ttlMs: USER_MEMO_MS });
 
   constructor(
     readonly deps: WebUiDeps,

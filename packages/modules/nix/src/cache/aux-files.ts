@@ -11,7 +11,7 @@ import {
 } from '../format/index.js';
 import type { StorePaths } from '../store/store-paths.js';
 import type { CacheAccess } from './access.js';
-import { narFileNameOf, ownerFileKeys, versionFileNames } from './owner-files.js';
+import { blobOf, narFileNameOf, ownerFileKeys, versionFileNames } from './owner-files.js';
 import { refuseBadInput } from './refusals.js';
 
 /** The small JSON documents a cache keeps as they were uploaded. */
@@ -75,8 +75,7 @@ export class AuxFiles {
           blob: staged,
           properties: options.contentEncoding ? { contentEncoding: options.contentEncoding } : {},
         });
-        const blob = { id: file.blobId, sha256: file.sha256, size: file.size, createdAt: file.createdAt };
-        for (const path of builtBy) await tx.putFile({ versionId: path.versionId, name: versionFileNames.log(drv), blob });
+        for (const path of builtBy) await tx.putFile({ versionId: path.versionId, name: versionFileNames.log(drv), blob: blobOf(file) });
       },
       { discardOnFailure: [staged] },
     );

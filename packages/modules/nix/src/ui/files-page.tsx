@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Bytes, Card, formatBytes, NotFoundError, Notice, type Owner, type UiHelpers } from '@forge/core';
 import { decodeNarString, findListingNode, isStorePathHash, type NarListingNode } from '../format/index.js';
-import type { FilePreview, StorePathRecord } from '../cache/index.js';
+import { narFileNameOf, type FilePreview, type StorePathRecord } from '../cache/index.js';
 import { Icon } from './icon.js';
 import { hexDump, looksLikeText, percentDecodeBytes, stripAnsi } from './format.js';
 import type { NixUi } from './nix-ui.js';
@@ -200,7 +200,7 @@ export function narDownload(nixUi: NixUi, ui: UiHelpers) {
     const { path } = await nixUi.path(ui, req);
     const nar = await nixUi.nix.contents.nar(path);
     if (!nar) throw new NotFoundError();
-    const fileName = path.url.slice('nar/'.length);
+    const fileName = narFileNameOf(path.url);
     await nixUi.ctx.serveBlob(req, res, {
       sha256: nar.file.sha256,
       size: nar.file.size,

@@ -40,11 +40,14 @@ export class Memo<K extends string | number, V> {
   constructor(options: MemoOptions<K, V>) {
     const sizeOf = options.sizeOf ?? (() => MEMO_ENTRY_BYTES);
     const maxBytes = options.maxBytes ?? options.maxEntries * MEMO_ENTRY_BYTES;
+    // Every entry counts at least maxBytes / maxEntries, so the byte bound also keeps the
+    // count within maxEntries; lru-cache's own `max` would allocate all entries' slots up
+    // front (megabytes per memo, whether it is ever used or not).
+    const floor = Math.max(1, Math.ceil(maxBytes / options.maxEntries));
     this.#entries = new LRUCache<K, { value: V }>({
-      max: options.maxEntries,
       maxSize: maxBytes,
       maxEntrySize: options.maxEntryBytes ?? maxBytes,
-      sizeCalculation: (box, key) => Math.max(1, sizeOf(box.value, key)),
+      sizeCalculation: (box, key) => Math.max(floor, sizeOf(box.value, key)),
       ttl: options.ttlMs,
     });
   }
@@ -94,7 +97,7 @@ export class Memo<K extends string | number, V> {
     this.#entries.clear();
   }
 
-  /** Entries and bytes held now (tests, metrics). */
+  /** Entries held now, and the bytes they count (each at least maxBytes / maxEntries). */
   get usage(): { entries: number; bytes: number } {
     return { entries: this.#entries.size, bytes: this.#entries.calculatedSize };
   }

@@ -23,6 +23,14 @@ describe('Memo', () => {
     expect(memo.get('k9')).toBeDefined();
   });
 
+  it('keeps at most maxEntries however small the entries are', () => {
+    const memo = new Memo<number, string>({ maxEntries: 10, maxBytes: 1_000_000, ttlMs: 60_000, sizeOf: () => 1 });
+    for (let i = 0; i < 100; i++) memo.set(i, 'x', memo.epoch());
+    expect(memo.usage.entries).toBe(10);
+    expect(memo.get(99)).toBe('x');
+    expect(memo.get(89)).toBeUndefined();
+  });
+
   it('remembers misses (null) as answers', async () => {
     const memo = new Memo<number, string | null>({ maxEntries: 10, ttlMs: 60_000 });
     let reads = 0;

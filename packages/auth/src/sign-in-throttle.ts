@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { Memo } from '@forge/core';
 import type { ThrottleStore } from './throttle-store.js';
 
 export interface SignInLimits {
@@ -28,7 +29,8 @@ const PRUNE_EVERY_MS = 5 * 60_000;
  * so a flood of refused attempts costs no query either.
  */
 export class SignInThrottle {
-  readonly #blocked = new Map<string, number>();
+  /** Exhausted keys and when their window ends (ms since the epoch); each is forgotten when it ends. */
+  readonly #blocked = new Memo<string, number>({ maxEntries: BLOCKED_MEMO_MAX, ttlMs: DEFAULT_SIGN_IN_LIMITS.windowSeconds * 1000 });
   #lastPrune = 0;
 
   constructor(
@@ -84,12 +86,7 @@ export class SignInThrottle {
   }
 
   private remember(key: string, until: number): void {
-    if (this.#blocked.size >= BLOCKED_MEMO_MAX) {
-      const now = this.now();
-      for (const [k, t] of this.#blocked) if (t <= now) this.#blocked.delete(k);
-      if (this.#blocked.size >= BLOCKED_MEMO_MAX) this.#blocked.clear();
-    }
-    this.#blocked.set(key, until);
+    this.#blocked.set(key, until, this.#blocked.epoch(), until - this.now());
   }
 
   private pruneNow(now: number): void {

@@ -83,7 +83,7 @@ export class CacheKeys {
   }
 
   /** Every key that still signs or whose signatures are still served: active first. */
-  async all(ownerId: number): Promise<CacheKey[]> {
+  all(ownerId: number): Promise<CacheKey[]> {
     return this.#parsed.load(ownerId, async () => (await this.keys.list(ownerId, NIX_KEY_PURPOSE)).map(toCacheKey));
   }
 

@@ -38,7 +38,7 @@ export class CacheSettingsStore {
     this.#memo.clear();
   }
 
-  async get(ownerId: number): Promise<CacheSettings | null> {
+  get(ownerId: number): Promise<CacheSettings | null> {
     return this.#memo.load(ownerId, async () => {
       const [row] = await this.ds.query(`SELECT * FROM nix_cache WHERE owner_id = $1`, [ownerId]);
       return row ? toSettings(row) : null;

@@ -24,7 +24,7 @@ export class TrustedKeys {
     this.#memo.clear();
   }
 
-  async list(ownerId: number): Promise<PublicKey[]> {
+  list(ownerId: number): Promise<PublicKey[]> {
     return this.#memo.load(ownerId, async () => {
       const rows: Array<{ public_key: string }> = await this.ds.query(`SELECT public_key FROM nix_trusted_key WHERE owner_id = $1 ORDER BY name`, [ownerId]);
       return rows.map((r) => parsePublicKey(r.public_key));

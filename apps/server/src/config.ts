@@ -58,6 +58,10 @@ export interface ForgeConfig {
    * removed (`FORGE_BLOB_GRACE`, default 1h). It must exceed the longest upload.
    */
   blobGraceMs: number;
+  /** Age before a NAR, listing or log uploaded without what completes it is removed (`FORGE_UPLOAD_GRACE`, default 1h). */
+  uploadGraceMs: number;
+  /** How often cleanup runs (`FORGE_CLEANUP_INTERVAL`, default 1h; 0 = never, only on demand). */
+  cleanupIntervalMs: number;
   /** Upper bound for one uploaded body (`FORGE_MAX_UPLOAD_BYTES`, default 16 GiB). */
   maxUploadBytes: number;
   /** Bytes one owner may store (`FORGE_OWNER_QUOTA_BYTES`, default unlimited). */
@@ -106,6 +110,8 @@ export const CONFIG_ENV_VARS = [
   'FORGE_ACCEL_LOCATION',
   'FORGE_WORKERS',
   'FORGE_BLOB_GRACE',
+  'FORGE_UPLOAD_GRACE',
+  'FORGE_CLEANUP_INTERVAL',
   'FORGE_MAX_UPLOAD_BYTES',
   'FORGE_OWNER_QUOTA_BYTES',
   'FORGE_SECRET',
@@ -162,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     serveDirect,
     workers,
     blobGraceMs: parseDuration(env.FORGE_BLOB_GRACE || '1h', 'FORGE_BLOB_GRACE'),
+    uploadGraceMs: parseDuration(env.FORGE_UPLOAD_GRACE || '1h', 'FORGE_UPLOAD_GRACE'),
+    cleanupIntervalMs: parseDuration(env.FORGE_CLEANUP_INTERVAL || '1h', 'FORGE_CLEANUP_INTERVAL'),
     maxUploadBytes: integer(env.FORGE_MAX_UPLOAD_BYTES, 16 * 1024 ** 3, 'FORGE_MAX_UPLOAD_BYTES'),
     ownerQuotaBytes: env.FORGE_OWNER_QUOTA_BYTES ? integer(env.FORGE_OWNER_QUOTA_BYTES, 0, 'FORGE_OWNER_QUOTA_BYTES') : undefined,
     secret: read('FORGE_SECRET'),

@@ -25,6 +25,10 @@ import { errorHandler, notFound, requestLog } from './http-errors.js';
 import { registerModules, validateModules } from './load-modules.js';
 import { createLogger } from './logger.js';
 import { packagesApiRouter } from './packages-api.js';
+import { CleanupRunner } from './cleanup/cleanup-runner.js';
+import { CleanupScheduler } from './cleanup/cleanup-scheduler.js';
+import { blobSweepTask, stagingSweepTask } from './cleanup/host-tasks.js';
+import { PostgresRunnerLock, ProcessRunnerLock } from './cleanup/runner-lock.js';
 import { loadServerSecret } from './secret.js';
 import { createServeBlob } from './serve-blob.js';
 
@@ -53,6 +57,8 @@ export interface Forge {
   secret: Buffer;
   modules: PackageTypeModule[];
   ui: UiContributions;
+  /** The registered cleanup tasks (collections, sweeps), run on demand or by the scheduler. */
+  cleanup: CleanupRunner;
   app: Express;
   /** The HTTP request listener: the fast lane for hot package reads, then the express app. */
   handler: RequestListener;
@@ -124,7 +130,14 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     events.subscribe('keys', () => keys.forget());
     const ui = new UiContributions();
     const serveBlob = createServeBlob(blobs, config.serveDirect);
-    const host = { baseUrl: config.baseUrl, hostName: new URL(config.baseUrl).hostname, maxUploadBytes: config.maxUploadBytes };
+    const host = {
+      baseUrl: config.baseUrl,
+      hostName: new URL(config.baseUrl).hostname,
+      maxUploadBytes: config.maxUploadBytes,
+      uploadGraceMs: config.uploadGraceMs,
+    };
+    const cleanupLogger = logger.child({ component: 'cleanup' });
+    const cleanup = new CleanupRunner(db.kind === 'postgres' ? new PostgresRunnerLock(ds) : new ProcessRunnerLock(), cleanupLogger);
 
     const app = express();
     const fastLane = new FastLane();
@@ -178,8 +191,16 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       setVisibility: (decide) => access.setTypeVisibility(module.id, decide),
       fastRoute: (route) => fastLane.add(module.id, route),
       events,
+      registerCleanupTask: (task) => cleanup.register(task),
       onShutdown: (hook) => shutdownHooks.push(hook),
     }));
+    // After the modules' tasks: what a collection released is swept in the same round once its grace has passed.
+    cleanup.register(stagingSweepTask(blobs, config.blobGraceMs));
+    cleanup.register(blobSweepTask(registry, config.blobGraceMs));
+    const scheduler = new CleanupScheduler(cleanup, config.cleanupIntervalMs, cleanupLogger);
+    // Stopped first on shutdown (hooks run in reverse), before the database closes.
+    shutdownHooks.push(() => scheduler.stop());
+    scheduler.start();
 
     // The web UI answers every address outside /api/ (HTML pages and errors); it reads what modules registered.
     app.use(
@@ -215,6 +236,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       secret,
       modules,
       ui,
+      cleanup,
       app,
       handler: fastLane.listener(app, { auth, logger, accessLog: config.accessLog }),
       close,

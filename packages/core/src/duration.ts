@@ -1,12 +1,15 @@
 /**
  * Durations in settings (`FORGE_BLOB_GRACE=1h`, `FORGE_SERVE_DIRECT_EXPIRY=5m`): a whole
  * number followed by a unit, as systemd and Go spell them: `ms`, `s`, `m`, `h`, `d`.
- * Several may be joined (`1h30m`). A bare number is refused: "60" could mean anything.
+ * Several may be joined (`1h30m`). A bare number is refused: "60" could mean anything;
+ * only `0` is read alone, being zero in every unit (`FORGE_CLEANUP_INTERVAL=0` = off,
+ * `retention: "0"` = keep forever).
  */
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export function parseDuration(text: string, name = 'duration'): number {
   const trimmed = text.trim();
+  if (trimmed === '0') return 0;
   const pattern = /(\d+)(ms|s|m|h|d)/gy;
   let total = 0;
   let consumed = 0;

@@ -5,6 +5,7 @@ export * from './memo.js';
 export * from './owners.js';
 export * from './blob-store.js';
 export * from './duration.js';
+export * from './cleanup.js';
 export * from './registry.js';
 export * from './keys.js';
 export * from './access.js';

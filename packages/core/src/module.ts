@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import type { DataSource, EntitySchema, MixedList } from 'typeorm';
 import type { AccessGuard, OwnerDirectory, VisibilityRule } from './access.js';
 import type { BlobStore } from './blob-store.js';
+import type { CleanupTask } from './cleanup.js';
 import type { ClusterEvents } from './events.js';
 import type { ServeBlob } from './http.js';
 import type { FastRoute } from './fast-route.js';
@@ -24,6 +25,11 @@ export interface HostInfo {
   hostName: string;
   /** Upper bound for one uploaded body, in bytes. */
   maxUploadBytes: number;
+  /**
+   * How long a file uploaded ahead of what completes it (a NAR before its narinfo) is
+   * kept waiting for it before cleanup removes it (`FORGE_UPLOAD_GRACE`, default 1h).
+   */
+  uploadGraceMs: number;
 }
 
 /** Everything a module receives from the host. Modules reach for nothing else. */
@@ -55,6 +61,12 @@ export interface ModuleContext {
    * the UI helpers' `context` handed to this module.
    */
   setVisibility(decide: VisibilityRule): void;
+  /**
+   * Adds periodic storage work (a collection, a sweep) that the host runs one task at a
+   * time every `FORGE_CLEANUP_INTERVAL` and on demand (`forge admin cleanup`), in one
+   * server process at a time. Names are unique across the server.
+   */
+  registerCleanupTask(task: CleanupTask): void;
   /** Called when the server shuts down (timers, pending writes). */
   onShutdown(hook: () => Promise<void> | void): void;
 }

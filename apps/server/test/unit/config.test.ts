@@ -14,6 +14,7 @@ describe('durations', () => {
     expect(parseDuration('1h30m')).toBe(5_400_000);
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration(' 5m ')).toBe(300_000);
+    expect(parseDuration('0')).toBe(0);
   });
   it('refuses anything else, naming the setting', () => {
     for (const bad of ['', '60', '1.5h', '1 h', '-1h', '1w', 'h', '1h ago', '1H']) {

@@ -1,10 +1,10 @@
-import { BadRequestError, type Owner, type OwnerFileRecord, type RegistryService } from '@forge/core';
+import { BadRequestError, PayloadTooLargeError, type Owner, type OwnerFileRecord, type RegistryService } from '@forge/core';
 import { NIX } from '../constants.js';
 import {
   formatDrvOutputId,
   NIX_STORE_DIR,
   parseDrvOutputId,
-  parseListing,
+  ListingReader,
   parseNixCacheInfo,
   parseRealisation,
   parseStorePathBaseName,
@@ -45,11 +45,22 @@ export class AuxFiles {
 
   /**
    * An uploaded `.ls`: the server computes every listing from the NAR itself, so one sent
-   * along (nix copy sends it before the NAR) is only checked for shape, when it is not
-   * compressed, and otherwise not kept.
+   * along (nix copy sends it before the NAR) is only checked for shape as it streams in (when
+   * it is not compressed) and not kept. The check holds one token at a time (`ListingReader`
+   * reading the whole tree), never the document, and gives the event loop back between
+   * chunks; more than `maxSize` bytes is a 413 as soon as they arrive.
    */
-  async checkUploadedListing(body: Buffer): Promise<void> {
-    await refuseBadInput('invalid .ls listing', () => parseListing(body));
+  async checkUploadedListing(body: AsyncIterable<Uint8Array>, options: { maxSize: number; compressed: boolean }): Promise<void> {
+    const reader = options.compressed ? null : new ListingReader('', { offset: 0, limit: 0 });
+    let size = 0;
+    await refuseBadInput('invalid .ls listing', async () => {
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (size > options.maxSize) throw new PayloadTooLargeError(options.maxSize, `a .ls listing may have at most ${options.maxSize} bytes`);
+        reader?.write(chunk);
+      }
+      reader?.end();
+    });
   }
 
   /** A derivation's build log, or null. */

@@ -32,6 +32,7 @@ export { derivationName, documentKey, type DocumentKind } from './aux-files.js';
 export type { DeleteOptions } from './delete-paths.js';
 export type { SignatureRow } from './describe-signatures.js';
 export type { FilePreview } from './nar-contents.js';
+export { LISTING_READERS } from './nar-contents.js';
 export type { ExpectedNar, NarUploadLimits } from './nar-files.js';
 export type { ServedNarInfo } from './narinfo-lookup.js';
 export { NARINFO_MEMO_BYTES } from './narinfo-memo.js';

@@ -8,22 +8,21 @@
  * - build logs, decompressed when the uploader compressed them.
  */
 import type { Readable } from 'node:stream';
-import { Memo, type OwnerFileRecord, type RegistryService } from '@forge/core';
+import type { OwnerFileRecord, RegistryService } from '@forge/core';
 import { NIX } from '../constants.js';
 import {
   createDecompressor,
   isSupportedCompression,
+  ListingReader,
   NarParser,
-  parseListing,
   type CompressionName,
-  type NarListing,
+  type ListingLookup,
+  type ListingWindow,
 } from '../format/index.js';
 import type { StorePathRecord } from '../store/store-paths.js';
 import { narFileNameOf, ownerFileKeys } from './owner-files.js';
 import { Semaphore } from './semaphore.js';
 
-/** Largest listing the pages parse (the upload limit of `.ls` files is 64 MiB). */
-const LISTING_LIMIT = 64 * 1024 * 1024;
 const SLICE = 64 * 1024;
 
 /** Thrown from a decompressor's sink to stop once enough bytes arrived. */
@@ -144,31 +143,31 @@ async function collect(stream: Readable, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks, size).subarray(0, limit);
 }
 
-/** Bytes of listing files whose parsed form the pages keep in memory. */
-const LISTING_MEMO_BYTES = 32 * 1024 * 1024;
+/**
+ * Listings read at once by the pages of a process. Reading costs CPU linear in the listing
+ * (up to `NAR_MAX_LISTING_BYTES`) but no memory beyond the page asked for; more readers
+ * would only share the same cores, so the rest wait their turn.
+ */
+export const LISTING_READERS = 2;
+const listingReaders = new Semaphore(LISTING_READERS);
 
 /**
- * Parsed listings by the listing blob's hash (content-addressed: they never change, so no
- * change notice concerns them), counted by the size of the listing file.
+ * What a stored listing says is at `inner` (`''` is the root): a file's facts, or a window
+ * of a directory's entries with its counts; read from the blob as it streams, never whole
+ * (see `ListingReader`), and only as far as the answer needs.
  */
-const listings = new Memo<string, { listing: NarListing; size: number }>({
-  maxEntries: 10_000,
-  maxBytes: LISTING_MEMO_BYTES,
-  maxEntryBytes: LISTING_MEMO_BYTES / 4,
-  ttlMs: 60 * 60_000,
-  sizeOf: (entry) => entry.size,
-});
-
-/** The listing stored with a NAR, parsed; memoised by its content hash (it never changes). */
-async function loadListing(registry: RegistryService, file: OwnerFileRecord): Promise<NarListing> {
-  const hit = listings.get(file.sha256);
-  if (hit) return hit.listing;
-  if (file.size > LISTING_LIMIT) throw new Error(`the listing is too large to show (${file.size} bytes)`);
-  const epoch = listings.epoch();
-  const bytes = await collect(await registry.openBlob(file.sha256), LISTING_LIMIT);
-  const listing = parseListing(bytes);
-  listings.set(file.sha256, { listing, size: file.size }, epoch);
-  return listing;
+async function readListing(registry: RegistryService, file: OwnerFileRecord, inner: string, window: ListingWindow): Promise<ListingLookup> {
+  const release = await listingReaders.acquire();
+  const reader = new ListingReader(inner, window);
+  let stream: Readable | undefined;
+  try {
+    stream = await registry.openBlob(file.sha256);
+    for await (const chunk of stream as AsyncIterable<Buffer>) if (reader.write(chunk)) return reader.result();
+    return reader.end();
+  } finally {
+    stream?.destroy();
+    release();
+  }
 }
 
 /** Content encodings Nix uploads logs with (`log-compression`), mapped to our decoders. */
@@ -212,10 +211,14 @@ export class PathContents {
     return { file, compression: String(file.properties.compression ?? path.compression) };
   }
 
-  /** The listing the server computed from the path's NAR, or null (none stored). */
-  async listing(path: StorePathRecord): Promise<NarListing | null> {
+  /**
+   * What is at `inner` in the path (`''` is its root), from the listing the server computed
+   * from its NAR: a file's facts, or `window` of a directory's entries and its counts. Null
+   * when no listing is stored.
+   */
+  async browse(path: StorePathRecord, inner: string, window: ListingWindow = { offset: 0, limit: 0 }): Promise<ListingLookup | null> {
     const file = await this.registry.getOwnerFile(path.ownerId, NIX, ownerFileKeys.listing(narFileNameOf(path.url)));
-    return file ? loadListing(this.registry, file) : null;
+    return file ? readListing(this.registry, file, inner, window) : null;
   }
 
   /** The build log uploaded for the path's deriver, if any. */

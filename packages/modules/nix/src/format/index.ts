@@ -17,6 +17,7 @@ export * from './fingerprint.js';
 export * from './signing.js';
 export * from './listing.js';
 export * from './listing-writer.js';
+export * from './listing-reader.js';
 export * from './chunk-channel.js';
 export * from './reference-scanner.js';
 export * from './nar-parser.js';

@@ -8,7 +8,8 @@ import { cacheForReading } from './guard.js';
 
 const CACHE_INFO_LIMIT = 64 * 1024;
 const SMALL_JSON_LIMIT = 1024 * 1024;
-const LISTING_LIMIT = 64 * 1024 * 1024;
+/** Uploaded `.ls` files (checked, not kept): the largest real store paths list in a few tens of MB. */
+export const UPLOADED_LISTING_LIMIT = 64 * 1024 * 1024;
 const LOG_LIMIT = 256 * 1024 * 1024;
 
 /**
@@ -44,9 +45,13 @@ export function auxFileRoutes(ctx: ModuleContext, nix: NixCache): void {
 
   router.put('/:hash.ls', async (req: Request, res: Response) => {
     if (!isStorePathHash(String(req.params.hash))) throw new BadRequestError('not a store path hash');
+    // Refused before access is checked, so no `100 Continue` invites the body.
+    if ((declaredLength(req) ?? 0) > UPLOADED_LISTING_LIMIT) throw new PayloadTooLargeError(UPLOADED_LISTING_LIMIT);
     await access.require(req, 'write');
-    const body = await readSmallBody(req, LISTING_LIMIT);
-    if (!req.headers['content-encoding']) await nix.files.checkUploadedListing(body);
+    await nix.files.checkUploadedListing(req.iterator({ destroyOnReturn: false }), {
+      maxSize: UPLOADED_LISTING_LIMIT,
+      compressed: Boolean(req.headers['content-encoding']),
+    });
     res.status(204).end();
   });
 

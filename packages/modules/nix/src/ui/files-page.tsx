@@ -1,11 +1,11 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Bytes, Card, formatBytes, NotFoundError, Notice, type Owner, type UiHelpers } from '@forge/core';
-import { decodeNarString, findListingNode, isStorePathHash, type NarListingNode } from '../format/index.js';
+import { decodeNarString, isStorePathHash, NAR_MAX_ENTRIES, type ListingEntry } from '../format/index.js';
 import { narFileNameOf, type FilePreview, type StorePathRecord } from '../cache/index.js';
 import { Icon } from './icon.js';
 import { hexDump, looksLikeText, percentDecodeBytes, stripAnsi } from './format.js';
 import type { NixUi } from './nix-ui.js';
-import { DirectoryTable, filesUrl, modeOf, treeSize } from './tree.js';
+import { DirectoryPager, DirectoryTable, FILES_PAGE_SIZE, filesUrl, modeOf } from './tree.js';
 
 /** At most this much of a file is read and shown. */
 const FILE_PREVIEW_BYTES = 256 * 1024;
@@ -28,16 +28,18 @@ export function filesPage(nixUi: NixUi, ui: UiHelpers) {
     const { page, path } = await nixUi.path(ui, req);
     const owner = page.owner;
     const inner = decodeNarString(percentDecodeBytes(req.path.replace(/^\/+|\/+$/g, '')));
-    const listing = await nixUi.nix.contents.listing(path);
-    if (!listing) throw new NotFoundError();
-    const node = findListingNode(listing.root, inner);
-    if (!node || inner.split('/').some((s) => s === '.' || s === '..')) throw new NotFoundError();
+    if (inner.split('/').some((s) => s === '.' || s === '..')) throw new NotFoundError();
+    const from = entryIndex(req.query.from);
+    const found = await nixUi.nix.contents.browse(path, inner, { offset: from, limit: FILES_PAGE_SIZE });
+    if (!found?.found) throw new NotFoundError();
+    const node = found.node;
     const storePath = `/nix/store/${path.hashPart}-${path.name}`;
     const title = inner === '' ? path.name : `${inner.split('/').pop()} · ${path.name}`;
 
     let content;
     if (node.type === 'directory') {
-      const size = treeSize(node);
+      const size = { files: node.files, bytes: node.bytes };
+      const here = filesUrl(nixUi, owner, path.hashPart, inner);
       content = (
         <Card
           title={inner === '' ? 'Files' : `${inner}/`}
@@ -45,15 +47,16 @@ export function filesPage(nixUi: NixUi, ui: UiHelpers) {
           id="files"
           end={
             <span class="muted small">
-              {size.files === 1 ? '1 file' : `${size.files} files`}, {formatBytes(size.bytes)}
+              {size.files === 1 ? '1 file' : `${size.files.toLocaleString('en')} files`}, {formatBytes(size.bytes)}
             </span>
           }
         >
-          <DirectoryTable nixUi={nixUi} owner={owner} hashPart={path.hashPart} dir={node} inner={inner} />
+          <DirectoryTable nixUi={nixUi} owner={owner} hashPart={path.hashPart} entries={found.entries} inner={inner} empty={found.entryCount === 0} />
+          <DirectoryPager url={here} from={from} shown={found.entries.length} total={found.entryCount} />
         </Card>
       );
     } else if (node.type === 'symlink') {
-      const target = await resolveLink(nixUi, owner, path, inner, node.target);
+      const target = await resolveLink(nixUi, owner, path, inner, node.target ?? '');
       content = (
         <Card title="Symbolic link" id="file-view">
           <dl class="kv">
@@ -106,7 +109,13 @@ export function filesPage(nixUi: NixUi, ui: UiHelpers) {
   };
 }
 
-function FileView({ node, preview, name }: { node: Extract<NarListingNode, { type: 'regular' }>; preview: FilePreview; name: string }) {
+/** `?from=N`: the index of a directory's first entry on the page (0 when absent or not a count). */
+function entryIndex(value: unknown): number {
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value)) return 0;
+  return Math.min(Number(value), NAR_MAX_ENTRIES);
+}
+
+function FileView({ node, preview, name }: { node: ListingEntry; preview: FilePreview; name: string }) {
   const text = looksLikeText(preview.bytes, preview.truncated);
   const header = (
     <span class="badges">
@@ -186,8 +195,8 @@ async function resolveLink(nixUi: NixUi, owner: Owner, path: StorePathRecord, in
   if (!isStorePathHash(hash) || base[32] !== '-') return null;
   const rest = parts.slice(3).join('/');
   if (hash === path.hashPart) {
-    const listing = await nixUi.nix.contents.listing(path);
-    return listing && findListingNode(listing.root, rest) ? filesUrl(nixUi, owner, hash, rest) : null;
+    const found = await nixUi.nix.contents.browse(path, rest);
+    return found?.found ? filesUrl(nixUi, owner, hash, rest) : null;
   }
   const other = await nixUi.nix.paths.byHash(owner.id, hash);
   if (!other || `${other.hashPart}-${other.name}` !== base) return null;

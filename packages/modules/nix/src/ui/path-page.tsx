@@ -1,12 +1,14 @@
 import type { Request, Response } from 'express';
 import { Bytes, Card, CodeBlock, EmptyState, formatBytes, type Owner, shellQuote, Time, type UiHelpers } from '@forge/core';
 import type { SignatureRow, StorePathRecord } from '../cache/index.js';
-import type { NarListing } from '../format/index.js';
+import type { ListingLookup } from '../format/index.js';
 import { Icon } from './icon.js';
 import type { NixUi } from './nix-ui.js';
 import { DirectoryTable, filesUrl, modeOf } from './tree.js';
 
 const REFERRERS_SHOWN = 100;
+/** Entries of the root directory shown on the path's page (the file browser pages the rest). */
+const ROOT_ENTRIES_SHOWN = 100;
 
 /** `/{owner}/-/packages/nix/-/cache/paths/{hash}`: everything about one store path. */
 export function pathPage(nixUi: NixUi, ui: UiHelpers) {
@@ -21,7 +23,7 @@ export function pathPage(nixUi: NixUi, ui: UiHelpers) {
       nix.paths.closure(owner.id, path.hashPart),
       nix.paths.referrers(owner.id, path.hashPart, REFERRERS_SHOWN),
       nix.paths.referrerCount(owner.id, path.hashPart),
-      nix.contents.listing(path).catch(() => null),
+      nix.contents.browse(path, '', { offset: 0, limit: ROOT_ENTRIES_SHOWN }).catch(() => null),
       nix.contents.log(path),
       nix.paths.present(owner.id, refHashes),
       nix.versionOf(path),
@@ -277,28 +279,39 @@ function SignatureBadge({ row }: { row: SignatureRow }) {
   );
 }
 
-function Files({ nixUi, owner, path, listing }: { nixUi: NixUi; owner: Owner; path: StorePathRecord; listing: NarListing | null }) {
-  if (!listing) {
+function Files({ nixUi, owner, path, listing }: { nixUi: NixUi; owner: Owner; path: StorePathRecord; listing: ListingLookup | null }) {
+  if (!listing?.found) {
     return (
       <Card title="Files" id="files">
         <p class="muted">No listing is stored for this path's NAR.</p>
       </Card>
     );
   }
-  const root = listing.root;
+  const root = listing.node;
+  const browse = filesUrl(nixUi, owner, path.hashPart, '');
   return (
     <Card
       title="Files"
       flush
       id="files"
       end={
-        <a class="small" href={filesUrl(nixUi, owner, path.hashPart, '')}>
+        <a class="small" href={browse}>
           Browse
         </a>
       }
     >
       {root.type === 'directory' ? (
-        <DirectoryTable nixUi={nixUi} owner={owner} hashPart={path.hashPart} dir={root} inner="" />
+        <>
+          <DirectoryTable nixUi={nixUi} owner={owner} hashPart={path.hashPart} entries={listing.entries} inner="" empty={listing.entryCount === 0} />
+          {listing.entryCount > listing.entries.length ? (
+            <div class="card-body" id="files-more">
+              <a href={browse}>
+                All {listing.entryCount.toLocaleString('en')} entries
+              </a>{' '}
+              <span class="muted small">(the first {listing.entries.length} are shown here)</span>
+            </div>
+          ) : null}
+        </>
       ) : (
         <div class="card-body">
           <p>
@@ -308,11 +321,10 @@ function Files({ nixUi, owner, path, listing }: { nixUi: NixUi; owner: Owner; pa
                 , <Bytes bytes={root.size} />
               </>
             ) : null}
-            ). <a href={filesUrl(nixUi, owner, path.hashPart, '')}>View it</a>
+            ). <a href={browse}>View it</a>
           </p>
         </div>
       )}
     </Card>
   );
 }
-

@@ -1,34 +1,20 @@
 import { Bytes, type Owner } from '@forge/core';
-import type { NarListingDirectory, NarListingNode } from '../format/index.js';
+import type { ListingEntry } from '../format/index.js';
 import { Icon } from './icon.js';
 import { encodeNarPath } from './format.js';
 import type { NixUi } from './nix-ui.js';
 
 /** `ls -l`'s first column, as `nix store ls -l` prints it. */
-export function modeOf(node: NarListingNode): string {
+export function modeOf(node: { type: ListingEntry['type']; executable?: boolean }): string {
   if (node.type === 'directory') return 'dr-xr-xr-x';
   if (node.type === 'symlink') return 'lrwxrwxrwx';
   return node.executable ? '-r-xr-xr-x' : '-r--r--r--';
 }
 
-const totals = new WeakMap<NarListingNode, { bytes: number; files: number }>();
-
-/** Bytes of the regular files under a node, and how many there are. */
-export function treeSize(node: NarListingNode): { bytes: number; files: number } {
-  const hit = totals.get(node);
-  if (hit) return hit;
-  let result = { bytes: 0, files: 0 };
-  if (node.type === 'regular') result = { bytes: node.size, files: 1 };
-  else if (node.type === 'directory') {
-    for (const child of node.entries.values()) {
-      const sub = treeSize(child);
-      result.bytes += sub.bytes;
-      result.files += sub.files;
-    }
-  }
-  totals.set(node, result);
-  return result;
-}
+/** Entries of a directory shown on one page of the file browser. */
+export const FILES_PAGE_SIZE = 500;
+/** Characters of a symlink target shown in a directory's table (its own page shows all). */
+const TARGET_SHOWN = 200;
 
 const filesText = (n: number) => (n === 1 ? '1 file' : `${n.toLocaleString('en')} files`);
 
@@ -39,14 +25,12 @@ export function filesUrl(nixUi: NixUi, owner: Owner, hashPart: string, inner: st
 }
 
 /**
- * A directory of a NAR listing: directories first, then files and links, each in the
- * NAR's (bytewise) order. Names and targets are attacker-controlled: they are text and
+ * One page of a directory of a NAR listing, in the listing's (bytewise) order, as `ls` and
+ * `nix store ls` sort. Names and targets are attacker-controlled: they are text and
  * attribute values only, and go into addresses percent-encoded byte by byte.
  */
-export function DirectoryTable(props: { nixUi: NixUi; owner: Owner; hashPart: string; dir: NarListingDirectory; inner: string }) {
-  const { nixUi, owner, hashPart, dir, inner } = props;
-  const entries = [...dir.entries];
-  const sorted = [...entries.filter(([, n]) => n.type === 'directory'), ...entries.filter(([, n]) => n.type !== 'directory')];
+export function DirectoryTable(props: { nixUi: NixUi; owner: Owner; hashPart: string; entries: readonly ListingEntry[]; inner: string; empty: boolean }) {
+  const { nixUi, owner, hashPart, entries, inner, empty } = props;
   const join = (name: string) => (inner === '' ? name : `${inner}/${name}`);
   return (
     <table class="table nix-tree" id="file-tree">
@@ -69,15 +53,17 @@ export function DirectoryTable(props: { nixUi: NixUi; owner: Owner; hashPart: st
             <td></td>
           </tr>
         ) : null}
-        {sorted.length === 0 ? (
+        {empty ? (
           <tr>
             <td colSpan={3} class="muted">
               This directory is empty.
             </td>
           </tr>
         ) : null}
-        {sorted.map(([name, node]) => {
+        {entries.map((node) => {
+          const name = node.name;
           const link = filesUrl(nixUi, owner, hashPart, join(name));
+          const target = node.target ?? '';
           return (
             <tr data-entry={name} data-type={node.type}>
               <td class="nix-mode mono small">{modeOf(node)}</td>
@@ -90,7 +76,7 @@ export function DirectoryTable(props: { nixUi: NixUi; owner: Owner; hashPart: st
                 {node.type === 'symlink' ? (
                   <span class="nix-target">
                     <span class="muted"> → </span>
-                    <span class="mono small">{node.target}</span>
+                    <span class="mono small">{target.length > TARGET_SHOWN ? `${target.slice(0, TARGET_SHOWN)}…` : target}</span>
                   </span>
                 ) : null}
                 {node.type === 'regular' && node.executable ? <span class="badge badge-outline nix-x">executable</span> : null}
@@ -99,8 +85,8 @@ export function DirectoryTable(props: { nixUi: NixUi; owner: Owner; hashPart: st
                 {node.type === 'regular' ? (
                   <Bytes bytes={node.size} />
                 ) : node.type === 'directory' ? (
-                  <span class="muted small" title={`${filesText(treeSize(node).files)}, ${treeSize(node).bytes.toLocaleString('en')} bytes`}>
-                    {filesText(treeSize(node).files)}
+                  <span class="muted small" title={`${filesText(node.files)}, ${node.bytes.toLocaleString('en')} bytes`}>
+                    {filesText(node.files)}
                   </span>
                 ) : null}
               </td>
@@ -109,5 +95,41 @@ export function DirectoryTable(props: { nixUi: NixUi; owner: Owner; hashPart: st
         })}
       </tbody>
     </table>
+  );
+}
+
+/**
+ * Links between the pages of a directory (`?from=N`, an entry index); says how many
+ * entries there are and which of them this page shows.
+ */
+export function DirectoryPager(props: { url: string; from: number; shown: number; total: number }) {
+  const { url, from, shown, total } = props;
+  if (from === 0 && shown >= total) return null;
+  const at = (n: number) => (n === 0 ? url : `${url}?from=${n}`);
+  return (
+    <nav class="pagination" aria-label="Pages" id="files-pager">
+      <span class="muted small" id="files-window">
+        Entries {total === 0 ? 0 : (from + 1).toLocaleString('en')}–{(from + shown).toLocaleString('en')} of {total.toLocaleString('en')}, {FILES_PAGE_SIZE} a page
+      </span>
+      {from > 0 ? (
+        <>
+          <a class="page" href={at(0)}>
+            « First
+          </a>
+          <a class="page" href={at(Math.max(0, from - FILES_PAGE_SIZE))} rel="prev">
+            ‹ Previous
+          </a>
+        </>
+      ) : (
+        <span class="page disabled">‹ Previous</span>
+      )}
+      {from + shown < total ? (
+        <a class="page" href={at(from + FILES_PAGE_SIZE)} rel="next">
+          Next ›
+        </a>
+      ) : (
+        <span class="page disabled">Next ›</span>
+      )}
+    </nav>
   );
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '@forge/db/testing';
 import { basic, startTestServer, type TestServer } from '@forge/server/testing';
 import { formatHash, parseNarInfo } from '../../src/format/index.js';
-import { CacheClient, expectNothingLeft, makePath, putExpectingContinue } from './support.js';
+import { CacheClient, expectNothingLeft, makePath, putExpectingContinue, randomHashPart } from './support.js';
 
 const kinds = await testDatabaseKinds();
 const MAX_UPLOAD = 256 * 1024;
@@ -63,6 +63,36 @@ describe.each(kinds)('nix upload limits and narinfo spellings on %s', (kind) => 
       expect(res.status).toBe(413);
       expect(await res.text()).toMatch(/NAR upload refused/);
     });
+  });
+
+  it('refuses a .ls over 64 MiB by its Content-Length before its body, and while it streams in (413); checks a big one in constant memory', async () => {
+    const url = `${alice.base}/${randomHashPart()}.ls`;
+    const declared = await putExpectingContinue(url, '{}', { authorization: alice.authorization!, 'content-length': String(64 * 1024 * 1024 + 1) });
+    expect(declared).toMatchObject({ status: 413, continued: false });
+
+    // A valid listing of one directory, streamed without Content-Length, 4 KiB an entry.
+    const listing = (entries: number) => {
+      let i = 0;
+      const filler = 'x'.repeat(4000);
+      return new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (i === 0) c.enqueue(Buffer.from('{"version":1,"root":{"type":"directory","entries":{'));
+          if (i === entries) {
+            c.enqueue(Buffer.from('}}}'));
+            c.close();
+            return;
+          }
+          c.enqueue(Buffer.from(`${i ? ',' : ''}"f${i}":{"type":"symlink","target":"${filler}"}`));
+          i++;
+        },
+      });
+    };
+    const put = (body: ReadableStream<Uint8Array>) =>
+      fetch(url, { method: 'PUT', body, headers: { authorization: alice.authorization!, 'content-type': 'application/json' }, duplex: 'half' } as RequestInit);
+    const tooBig = await put(listing(17_000));
+    expect(tooBig.status, await tooBig.clone().text()).toBe(413);
+    const big = await put(listing(10_000));
+    expect(big.status, await big.clone().text()).toBe(204);
   });
 
   it('accepts a NAR just under the limit', async () => {

@@ -129,7 +129,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     events.subscribe('tokens', () => tokens.clearCache());
     events.subscribe('keys', () => keys.forget());
     const ui = new UiContributions();
-    const serveBlob = createServeBlob(blobs, config.serveDirect);
+    const serveBlob = createServeBlob(blobs, config.serveDirect, logger.child({ component: 'blobs' }));
     const host = {
       baseUrl: config.baseUrl,
       hostName: new URL(config.baseUrl).hostname,

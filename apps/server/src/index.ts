@@ -4,3 +4,4 @@ export { listen, boundPort, closeServer } from './http-server.js';
 export { defaultModules } from './modules.js';
 export { createLogger } from './logger.js';
 export { ModuleLoadError, validateModules } from './load-modules.js';
+export { adminCommands, type AdminArgs, type AdminOutput } from './admin/commands.js';

@@ -1,7 +1,7 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { RangeNotSatisfiableError, type BlobStore, type ByteRange, type ServeBlob, type ServeBlobOptions } from '@forge/core';
+import { NotFoundError, RangeNotSatisfiableError, type BlobStore, type ByteRange, type Logger, type ServeBlob, type ServeBlobOptions } from '@forge/core';
 import { blobKey } from '@forge/blob-store';
 import type { ServeDirectConfig } from './config.js';
 
@@ -22,9 +22,8 @@ const giveBuffer = (b: Buffer) => {
 
 class ClientGone extends Error {}
 
-/** Writes bytes [start, end] of a local file to the response, then ends it. */
-async function sendLocalFile(file: string, res: Response, start: number, end: number): Promise<void> {
-  const handle = await open(file, 'r');
+/** Writes bytes [start, end] of an open local file to the response, then ends it. */
+async function sendLocalFile(handle: FileHandle, file: string, res: Response, start: number, end: number): Promise<void> {
   // A hang-up settles the write in flight even if the socket never calls back.
   let hangUp: (() => void) | null = null;
   const onClose = () => hangUp?.();
@@ -36,6 +35,8 @@ async function sendLocalFile(file: string, res: Response, start: number, end: nu
     while (position <= end) {
       const buffer = takeBuffer();
       const { bytesRead } = await handle.read(buffer, 0, Math.min(READ_CHUNK, end - position + 1), position);
+      // Checked before the headers went out, so only a file cut while being sent gets here:
+      // the error destroys the socket, and the client sees a short answer, never a whole one.
       if (bytesRead === 0) throw new Error(`${file} is shorter than its recorded size`);
       position += bytesRead;
       if (writing) await writing;
@@ -61,8 +62,29 @@ async function sendLocalFile(file: string, res: Response, start: number, end: nu
     });
   } finally {
     res.off('close', onClose);
-    await handle.close();
   }
+}
+
+/**
+ * Opens a local blob and checks it holds exactly the bytes its row records, before any
+ * header leaves: a blob deleted or cut short in storage (a disk fault, a hand-made
+ * "cleanup") must be a 404, never a 500 or a partial body. Nix falls back to building on a
+ * 404; on 500s it gives up ("try --fallback"), and Nix 2.8 even aborts with --fallback.
+ */
+async function openChecked(file: string, expectedSize: number): Promise<{ handle: FileHandle } | { problem: string }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { problem: 'missing' };
+    throw err;
+  }
+  const { size } = await handle.stat();
+  if (size !== expectedSize) {
+    await handle.close();
+    return { problem: `${size} bytes stored, ${expectedSize} recorded` };
+  }
+  return { handle };
 }
 
 /**
@@ -76,24 +98,51 @@ async function sendLocalFile(file: string, res: Response, start: number, end: nu
  * HEAD, `304` and `416` are always answered here: nothing to move, and the same headers
  * whatever the mode.
  */
-export function createServeBlob(blobs: BlobStore, direct: ServeDirectConfig = { mode: 'off', expirySeconds: 300, accelLocation: '/_forge_blobs/' }): ServeBlob {
+export function createServeBlob(
+  blobs: BlobStore,
+  direct: ServeDirectConfig = { mode: 'off', expirySeconds: 300, accelLocation: '/_forge_blobs/' },
+  logger?: Logger,
+): ServeBlob {
+  /** A stored blob its row names is gone or damaged: an error for the operator, a 404 for the client. */
+  const damaged = (req: Request, res: Response, options: ServeBlobOptions, problem: string): never => {
+    const sha256 = options.sha256;
+    // Headers set for the blob must not label the error's answer.
+    for (const name of ['Content-Type', 'ETag', 'Accept-Ranges', 'Content-Disposition', 'Content-Length', 'Content-Range', ...Object.keys(options.headers ?? {})]) res.removeHeader(name);
+    logger?.error('blob missing or damaged in storage: answered 404 (forge admin doctor lists them all)', { sha256, problem, url: req.originalUrl });
+    throw new NotFoundError('the stored bytes of this file are missing');
+  };
   return async (req: Request, res: Response, options: ServeBlobOptions) => {
-    const etag = `"${options.sha256}"`;
-    res.setHeader('Content-Type', options.contentType);
-    res.setHeader('ETag', etag);
-    res.setHeader('Accept-Ranges', 'bytes');
-    if (options.downloadName) res.setHeader('Content-Disposition', contentDisposition(options.downloadName));
-    for (const [k, v] of Object.entries(options.headers ?? {})) res.setHeader(k, v);
-
-    if (req.headers['if-none-match'] === etag) {
-      res.status(304).end();
-      return;
+    const local = options.size > 0 ? blobs.localPath(options.sha256) : null;
+    let handle: FileHandle | undefined;
+    if (local) {
+      const checked = await openChecked(local, options.size);
+      if ('problem' in checked) return damaged(req, res, options, checked.problem);
+      handle = checked.handle;
     }
+    try {
+      const etag = `"${options.sha256}"`;
+      res.setHeader('Content-Type', options.contentType);
+      res.setHeader('ETag', etag);
+      res.setHeader('Accept-Ranges', 'bytes');
+      if (options.downloadName) res.setHeader('Content-Disposition', contentDisposition(options.downloadName));
+      for (const [k, v] of Object.entries(options.headers ?? {})) res.setHeader(k, v);
 
-    let range: ByteRange | undefined;
-    const ifRange = req.headers['if-range'];
-    if (req.headers.range && (!ifRange || ifRange === etag)) range = parseRange(req.headers.range, options.size);
+      if (req.headers['if-none-match'] === etag) {
+        res.status(304).end();
+        return;
+      }
 
+      let range: ByteRange | undefined;
+      const ifRange = req.headers['if-range'];
+      if (req.headers.range && (!ifRange || ifRange === etag)) range = parseRange(req.headers.range, options.size);
+
+      await answer(req, res, options, range, local, handle);
+    } finally {
+      await handle?.close();
+    }
+  };
+
+  async function answer(req: Request, res: Response, options: ServeBlobOptions, range: ByteRange | undefined, local: string | null, handle: FileHandle | undefined): Promise<void> {
     if (req.method === 'GET' && options.size > 0) {
       if (direct.mode === 'accel') return accel(res, options, direct.accelLocation);
       if (direct.mode === 'redirect') {
@@ -121,16 +170,24 @@ export function createServeBlob(blobs: BlobStore, direct: ServeDirectConfig = { 
       return;
     }
 
-    const local = blobs.localPath(options.sha256);
+    let stream;
+    if (!handle) {
+      try {
+        stream = await blobs.open(options.sha256, range);
+      } catch (err) {
+        if (err instanceof NotFoundError) return damaged(req, res, options, 'missing');
+        throw err;
+      }
+    }
     try {
-      if (local) await sendLocalFile(local, res, range?.start ?? 0, range?.end ?? options.size - 1);
-      else await pipeline(await blobs.open(options.sha256, range), res);
+      if (handle && local) await sendLocalFile(handle, local, res, range?.start ?? 0, range?.end ?? options.size - 1);
+      else await pipeline(stream!, res);
     } catch (err) {
       if (err instanceof ClientGone) return;
       // A client that hangs up mid-download is routine; anything else is worth a log line upstream.
       if (!res.destroyed && !req.socket?.destroyed) throw err;
     }
-  };
+  }
 }
 
 /**

@@ -1,2 +1,3 @@
 export { Registry, type RegistryOptions } from './registry.js';
 export { checkName } from './validation.js';
+export { checkStoredBlobs, type BlobCheckOptions, type BlobCheckResult, type DamagedBlob, type DamagedBlobUse } from './blob-check.js';

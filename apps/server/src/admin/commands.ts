@@ -1,5 +1,6 @@
 import { BadRequestError, type OrgRole, type Visibility } from '@forge/core';
 import { parseScopes } from '@forge/auth';
+import { checkStoredBlobs, type DamagedBlob } from '@forge/registry';
 import type { Forge } from '../forge.js';
 
 /**
@@ -10,7 +11,13 @@ import type { Forge } from '../forge.js';
 export type AdminCommand = keyof typeof adminCommands;
 export type AdminArgs = Record<string, string | boolean | undefined>;
 
-type Services = Pick<Forge, 'owners' | 'tokens' | 'registry'>;
+type Services = Pick<Forge, 'owners' | 'tokens' | 'registry' | 'db' | 'blobs'>;
+
+/**
+ * How far a long command got (`done` of `total`); the socket streams it to the CLI, which
+ * draws a progress bar.
+ */
+export type AdminProgress = (done: number, total: number) => void;
 
 const str = (args: AdminArgs, key: string, required = true): string => {
   const v = args[key];
@@ -94,7 +101,32 @@ export const adminCommands = {
     await s.owners.setVisibility(owner.id, visibility);
     return `'${owner.name}' is now ${visibility}.`;
   },
-} satisfies Record<string, (s: Services, args: AdminArgs) => Promise<string>>;
+
+  /**
+   * Every stored file whose blob is missing from the blob store or holds other bytes than
+   * recorded (size; with --hashes, sha256). Downloads of them answer 404.
+   */
+  async doctor(s: Services, args: AdminArgs, progress?: AdminProgress): Promise<AdminOutput> {
+    const result = await checkStoredBlobs(s.db.dataSource, s.blobs, { verifyHashes: args.hashes === true, onProgress: progress });
+    // Like fsck: a non-zero exit status when something is damaged, for scripts and monitoring.
+    return { output: doctorReport(result.checked, result.damaged, args.hashes === true), exitCode: result.damaged.length > 0 ? 2 : 0 };
+  },
+} satisfies Record<string, (s: Services, args: AdminArgs, progress?: AdminProgress) => Promise<AdminOutput>>;
+
+/** What a command prints, and the CLI's exit status when it is not 0. */
+export type AdminOutput = string | { output: string; exitCode: number };
+
+function doctorReport(checked: number, damaged: DamagedBlob[], hashes: boolean): string {
+  const how = hashes ? 'presence, size and sha256' : 'presence and size (--hashes also reads every byte)';
+  if (damaged.length === 0) return `Checked ${checked} blobs (${how}): all good.`;
+  const lines = [`Checked ${checked} blobs (${how}): ${damaged.length} damaged.`, 'PROBLEM\tSHA256\tOWNER\tTYPE\tVERSION\tFILE'];
+  for (const blob of damaged) {
+    const problem = blob.problem === 'missing' ? 'missing' : blob.problem === 'size' ? `size ${blob.storedSize} (recorded ${blob.recordedSize})` : 'hash mismatch';
+    if (blob.uses.length === 0) lines.push(`${problem}\t${blob.sha256}\t-\t-\t-\t(no file uses it)`);
+    for (const use of blob.uses) lines.push(`${problem}\t${blob.sha256}\t${use.owner}\t${use.type}\t${use.version || '-'}\t${use.file}`);
+  }
+  return lines.join('\n');
+}
 
 export function isAdminCommand(name: string): name is AdminCommand {
   return Object.hasOwn(adminCommands, name);

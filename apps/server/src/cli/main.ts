@@ -1,7 +1,8 @@
+import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import { isForgeError, SCOPES } from '@forge/core';
 import { adminCommands, type AdminArgs, type AdminCommand } from '../admin/commands.js';
-import { callAdminSocket } from '../admin/socket.js';
+import { callAdminSocket, outputOf } from '../admin/socket.js';
 import { loadConfig } from '../config.js';
 import { createForge } from '../forge.js';
 import { defaultModules } from '../modules.js';
@@ -13,19 +14,55 @@ import { defaultModules } from '../modules.js';
  */
 async function run(command: AdminCommand, args: AdminArgs): Promise<void> {
   const config = loadConfig();
-  const viaServer = await callAdminSocket(config.dataDir, command, args);
+  const bar = new ProgressBar();
+  const viaServer = await callAdminSocket(config.dataDir, command, args, bar.update);
+  bar.stop();
   if (viaServer) {
     if (viaServer.status !== 200) fail(viaServer.output);
     console.log(viaServer.output);
+    if (viaServer.exitCode !== 0) process.exit(viaServer.exitCode);
     return;
   }
   const forge = await createForge({ config: { ...config, logLevel: 'warn', accessLog: false }, modules: defaultModules() });
+  let exitCode = 0;
   try {
-    console.log(await adminCommands[command](forge, args));
+    const local = new ProgressBar();
+    const result = outputOf(await adminCommands[command](forge, args, local.update));
+    local.stop();
+    console.log(result.output);
+    exitCode = result.exitCode;
   } catch (err) {
     fail(isForgeError(err) ? err.message : String((err as Error).stack ?? err));
   } finally {
     await forge.close();
+  }
+  if (exitCode !== 0) process.exit(exitCode);
+}
+
+/**
+ * A progress bar on stderr for long commands, drawn from the first progress report on (short
+ * commands report none); on a non-terminal, a line every 10 %.
+ */
+class ProgressBar {
+  #bar: cliProgress.SingleBar | null = null;
+  #lastTenth = -1;
+  update = (done: number, total: number): void => {
+    if (!process.stderr.isTTY) {
+      const tenth = total > 0 ? Math.floor((done / total) * 10) : 10;
+      if (tenth !== this.#lastTenth) process.stderr.write(`${done}/${total}\n`);
+      this.#lastTenth = tenth;
+      return;
+    }
+    if (!this.#bar) {
+      this.#bar = new cliProgress.SingleBar({ format: ' {bar} {value}/{total} | {percentage}% | {eta_formatted} left', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+      this.#bar.start(total, done);
+    }
+    this.#bar.setTotal(total);
+    this.#bar.update(done);
+  };
+  stop(): void {
+    this.#bar?.stop();
+    this.#bar = null;
   }
 }
 
@@ -93,5 +130,11 @@ owner
   .requiredOption('--name <name>', 'user or organization name')
   .addOption(new Option('--visibility <visibility>').choices(['public', 'private']).makeOptionMandatory())
   .action((o) => run('owner-set-visibility', o));
+
+admin
+  .command('doctor')
+  .description('list every stored file whose blob is missing or damaged (downloads of them answer 404)')
+  .option('--hashes', 'also read every blob and compare its sha256 (slow)', false)
+  .action((o) => run('doctor', o));
 
 await program.parseAsync(process.argv);

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -104,5 +105,22 @@ describe.each(kinds)('forge CLI and npm start on %s', (kind) => {
     const badScope = await forge('admin', 'user', 'generate-access-token', '--username', 'alice', '--scopes', 'root:everything');
     expect(badScope.code).not.toBe(0);
     expect(badScope.out).toMatch(/unknown scope/);
+  });
+
+  it('forge admin doctor, through the socket, names a file whose blob is gone (exit 2) and whose download is a 404', async () => {
+    const healthy = await forge('admin', 'doctor');
+    expect(healthy.code, healthy.out).toBe(0);
+    expect(healthy.out).toMatch(/^Checked \d+ blobs \(presence and size.*\): all good\.$/);
+
+    const sha256 = createHash('sha256').update('the same bytes').digest('hex');
+    await fs.rm(path.join(dataDir, 'blobs', 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256));
+    expect((await fetch(`http://127.0.0.1:${port}/api/packages/alice/generic/x/1.0/f`)).status).toBe(404);
+
+    const found = await forge('admin', 'doctor', '--hashes');
+    expect(found.code).toBe(2);
+    expect(found.out).toMatch(/presence, size and sha256\): 1 damaged\./);
+    expect(found.out).toContain(`missing\t${sha256}\talice\tgeneric\tx@1.0\tf`);
+    // Progress, on stderr (a bar on a terminal; lines here).
+    expect(found.out).toMatch(/^\d+\/\d+$/m);
   });
 });

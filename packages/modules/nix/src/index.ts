@@ -1,8 +1,10 @@
 import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
 import { NIX } from './constants.js';
 import { createNixCache, type NixCacheOptions } from './cache/index.js';
+import { collectionTask } from './cache/collection-task.js';
 import { registerHttpRoutes } from './http/routes.js';
 import { NixSchema1732406500000 } from './migrations/1732406500000-nix-schema.js';
+import { NixLifecycle1796200000000 } from './migrations/1796200000000-nix-lifecycle.js';
 import { registerNixUi } from './ui/index.js';
 
 /** Limits of the cache (each has a default; docs/security.md lists them). */
@@ -14,13 +16,14 @@ export function nixModule(options: NixModuleOptions = {}): PackageTypeModule {
     id: NIX,
     apiVersion: MODULE_API_VERSION,
     displayName: 'Nix',
-    migrations: [NixSchema1732406500000],
+    migrations: [NixSchema1732406500000, NixLifecycle1796200000000],
     register(ctx) {
       const nix = createNixCache(ctx, options);
       // Who reads a cache is the cache's own visibility: the host applies it to this module's
       // access guard and pages, and to its package lists.
       ctx.setVisibility(nix.access.visibility);
       registerHttpRoutes(ctx, nix);
+      ctx.registerCleanupTask(collectionTask(nix));
       registerNixUi(ctx, nix);
     },
   };

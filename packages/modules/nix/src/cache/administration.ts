@@ -1,6 +1,6 @@
 import type { Owner, Visibility } from '@forge/core';
 import type { PublicKey } from '../format/index.js';
-import type { CacheSettings, CacheSettingsStore, CacheVisibility } from '../store/caches.js';
+import type { CacheSettings, CacheSettingsChanges, CacheSettingsStore } from '../store/caches.js';
 import type { TrustedKeys } from '../store/trusted-keys.js';
 import { cacheVisibility } from './access.js';
 import { parseTrustedKey, type CacheKey, type CacheKeys } from './signing-keys.js';
@@ -49,7 +49,7 @@ export class CacheAdministration {
   }
 
   /** Changes settings (400 for values out of range); the cache is enabled and has a key afterwards. */
-  async update(owner: Owner, changes: { priority?: number; visibility?: CacheVisibility; wantMassQuery?: boolean }): Promise<CacheSettings> {
+  async update(owner: Owner, changes: CacheSettingsChanges): Promise<CacheSettings> {
     const settings = await this.deps.settings.update(owner.id, changes);
     await this.deps.keys.active(owner);
     return settings;

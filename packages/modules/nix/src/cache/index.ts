@@ -9,11 +9,14 @@ import type { ModuleContext, Owner, PackageRecord, VersionRecord } from '@forge/
 import { AccessRecorder } from '../store/access-recorder.js';
 import { CacheSettingsStore } from '../store/caches.js';
 import { PathSignatures } from '../store/path-signatures.js';
+import { Pins } from '../store/pins.js';
 import { StorePaths, type StorePathRecord } from '../store/store-paths.js';
 import { TrustedKeys } from '../store/trusted-keys.js';
 import { CacheAccess } from './access.js';
 import { CacheAdministration } from './administration.js';
 import { AuxFiles } from './aux-files.js';
+import { CacheCollection } from './collection.js';
+import { CachePins } from './pins.js';
 import { NixChanges } from './change-notices.js';
 import { StorePathDeletion } from './delete-paths.js';
 import { describeSignatures, type SignatureRow } from './describe-signatures.js';
@@ -29,7 +32,9 @@ import { CacheKeys } from './signing-keys.js';
 export { cacheVisibility, type CacheContext } from './access.js';
 export type { CacheOverview } from './administration.js';
 export { derivationName, documentKey, type DocumentKind } from './aux-files.js';
-export type { DeleteOptions } from './delete-paths.js';
+export type { CollectedItem, CollectionReason, CollectionReport } from './collection.js';
+export type { CollectedBatch, DeleteOptions, PlannedDeletion } from './delete-paths.js';
+export type { PinView } from './pins.js';
 export type { SignatureRow } from './describe-signatures.js';
 export type { FilePreview } from './nar-contents.js';
 export { LISTING_READERS } from './nar-contents.js';
@@ -59,6 +64,10 @@ export interface NixCache {
   publisher: NarInfoPublisher;
   /** Deleting store paths, with or without what depends on them. */
   deletion: StorePathDeletion;
+  /** Garbage collection: retention, size limit, orphan uploads (docs/garbage-collection.md). */
+  collection: CacheCollection;
+  /** Named roots that collection never takes. */
+  pins: CachePins;
   /** nix-cache-info, listings, build logs, realisations, debuginfo. */
   files: AuxFiles;
   /** Settings, signing keys, trusted uploader keys. */
@@ -121,6 +130,8 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
   const render = new NarInfoRenderer(keys, new PathSignatures(ctx.db));
   const narinfos = new NarInfoLookup(narinfoMemo, paths, render, accesses);
   const maxUpload = ctx.host.maxUploadBytes;
+  const deletion = new StorePathDeletion({ registry, changes });
+  const pinStore = new Pins(ctx.db);
   return {
     access,
     nars: new NarFiles(
@@ -133,7 +144,20 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
     ),
     narinfos,
     publisher: new NarInfoPublisher({ registry, access, keys, trustedKeys, changes, lookup: narinfos }),
-    deletion: new StorePathDeletion({ registry, changes }),
+    deletion,
+    collection: new CacheCollection({
+      db: ctx.db,
+      registry,
+      owners: ctx.owners,
+      settings,
+      pins: pinStore,
+      deletion,
+      accesses,
+      changes,
+      logger: ctx.logger,
+      uploadGraceMs: ctx.host.uploadGraceMs,
+    }),
+    pins: new CachePins({ registry, pins: pinStore }),
     files: new AuxFiles({ registry, access, paths }),
     admin: new CacheAdministration({ settings, keys, trustedKeys }),
     paths,

@@ -111,7 +111,7 @@ export class NarInfoPublisher {
       // A deletion of this path has committed before this point (and may have taken its NAR
       // along, which this read sees; the one above was outside) or waits until we commit.
       await writes.lockPath(owner.id, hashPart);
-      if (!(await registry.getOwnerFile(owner.id, NIX, ownerFileKeys.nar(fileName)))) {
+      if (!(await writes.ownerFileForShare(owner.id, ownerFileKeys.nar(fileName)))) {
         throw new BadRequestError(`URL ${info.url}: that NAR was deleted from this cache meanwhile; upload it again`);
       }
       const drv = parseDrvName(info.storePath.name);

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { BadRequestError, NotFoundError, type ModuleContext, type Owner } from '@forge/core';
+import { BadRequestError, formatDuration, NotFoundError, parseDuration, type ModuleContext, type Owner } from '@forge/core';
 import type { CacheVisibility, NixCache } from '../cache/index.js';
 import { formatPublicKey } from '../format/index.js';
 import { readSmallBody } from './body.js';
@@ -43,6 +43,9 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
       visibility: settings?.visibility ?? 'inherit',
       effectiveVisibility: visibility,
       wantMassQuery: settings?.wantMassQuery ?? null,
+      // Garbage collection (docs/garbage-collection.md): null = keep forever / no limit.
+      retention: settings?.retentionMs ? formatDuration(settings.retentionMs) : null,
+      maxSize: settings?.maxSize ?? null,
       publicKeys: keys.map((k) => ({
         id: k.id,
         name: k.name,
@@ -62,11 +65,13 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
   // Enables the cache (and creates its signing key) and changes its settings.
   router.put('/settings', ...json, async (req: Request, res: Response) => {
     const owner = await adminAndEnable(req);
-    const body = (req.body ?? {}) as { priority?: unknown; visibility?: unknown; wantMassQuery?: unknown };
+    const body = (req.body ?? {}) as { priority?: unknown; visibility?: unknown; wantMassQuery?: unknown; retention?: unknown; maxSize?: unknown };
     await nix.admin.update(owner, {
       priority: body.priority === undefined ? undefined : Number(body.priority),
       visibility: body.visibility as CacheVisibility | undefined,
       wantMassQuery: body.wantMassQuery === undefined ? undefined : Boolean(body.wantMassQuery),
+      retentionMs: retentionOf(body.retention),
+      maxSize: maxSizeOf(body.maxSize),
     });
     res.json(await describe(owner));
   });
@@ -110,4 +115,24 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
     await nix.admin.untrustKey(await adminAndEnable(req), String(req.params.name));
     res.status(204).end();
   });
+}
+
+/** `retention`: a duration string (`"30d"`, `"12h"`, `"90s"`); `"0"` or null = keep forever; absent = unchanged. */
+export function retentionOf(value: unknown): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return null;
+  if (typeof value !== 'string') throw new BadRequestError('retention must be a duration string such as "30d", "12h" or "90s" ("0" or null: keep forever)');
+  try {
+    return parseDuration(value, 'retention') || null;
+  } catch (err) {
+    throw new BadRequestError((err as Error).message);
+  }
+}
+
+/** `maxSize`: bytes, a non-negative whole number; null = no limit; absent = unchanged. */
+export function maxSizeOf(value: unknown): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new BadRequestError('maxSize must be a number of bytes (null: no limit)');
+  return value;
 }

@@ -8,7 +8,20 @@ export interface CacheSettings {
   priority: number;
   visibility: CacheVisibility;
   wantMassQuery: boolean;
+  /** Paths unused this long are garbage unless something live needs them; null = kept forever. */
+  retentionMs: number | null;
+  /** Most bytes of NAR files the cache keeps (least recently used roots go first); null = no limit. */
+  maxSize: number | null;
   createdAt: Date;
+}
+
+/** Changes to a cache's settings; `null` clears retention or the size limit. */
+export interface CacheSettingsChanges {
+  priority?: number;
+  visibility?: CacheVisibility;
+  wantMassQuery?: boolean;
+  retentionMs?: number | null;
+  maxSize?: number | null;
 }
 
 /** Default priority: after a local store (0) and before nothing in particular; cache.nixos.org is 40. */
@@ -58,18 +71,35 @@ export class CacheSettingsStore {
     return { settings: (await this.get(ownerId))!, created: false };
   }
 
-  async update(ownerId: number, changes: { priority?: number; visibility?: CacheVisibility; wantMassQuery?: boolean }): Promise<CacheSettings> {
+  async update(ownerId: number, changes: CacheSettingsChanges): Promise<CacheSettings> {
     if (changes.priority !== undefined && (!Number.isInteger(changes.priority) || changes.priority < 0 || changes.priority > 1000)) {
       throw new BadRequestError('priority must be an integer from 0 to 1000 (lower is tried first; cache.nixos.org is 40)');
     }
     if (changes.visibility !== undefined && !['inherit', 'public', 'private'].includes(changes.visibility)) {
       throw new BadRequestError('visibility must be inherit, public or private');
     }
+    for (const [name, value] of [['retention', changes.retentionMs], ['maxSize', changes.maxSize]] as const) {
+      if (value !== undefined && value !== null && !(Number.isSafeInteger(value) && value >= 0)) {
+        throw new BadRequestError(`${name} must be a non-negative whole number`);
+      }
+    }
     await this.enable(ownerId);
     await this.ds.query(
       `UPDATE nix_cache SET priority = coalesce($2, priority), visibility = coalesce($3, visibility),
-         want_mass_query = coalesce($4, want_mass_query) WHERE owner_id = $1`,
-      [ownerId, changes.priority ?? null, changes.visibility ?? null, changes.wantMassQuery ?? null],
+         want_mass_query = coalesce($4, want_mass_query),
+         retention_ms = CASE WHEN $5 THEN $6::bigint ELSE retention_ms END,
+         max_size = CASE WHEN $7 THEN $8::bigint ELSE max_size END
+       WHERE owner_id = $1`,
+      [
+        ownerId,
+        changes.priority ?? null,
+        changes.visibility ?? null,
+        changes.wantMassQuery ?? null,
+        changes.retentionMs !== undefined,
+        changes.retentionMs || null,
+        changes.maxSize !== undefined,
+        changes.maxSize ?? null,
+      ],
     );
     this.changed(ownerId);
     return (await this.get(ownerId))!;
@@ -82,6 +112,8 @@ function toSettings(r: Record<string, unknown>): CacheSettings {
     priority: Number(r.priority),
     visibility: r.visibility as CacheVisibility,
     wantMassQuery: Boolean(r.want_mass_query),
+    retentionMs: r.retention_ms === null || r.retention_ms === undefined ? null : Number(r.retention_ms),
+    maxSize: r.max_size === null || r.max_size === undefined ? null : Number(r.max_size),
     createdAt: new Date(r.created_at as string),
   };
 }

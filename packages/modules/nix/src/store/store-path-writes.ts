@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { NIX } from '../constants.js';
 import type { NewStorePath } from './store-paths.js';
 
 type Queryable = Pick<DataSource | EntityManager, 'query'>;
@@ -36,6 +37,20 @@ export class StorePathWrites {
     return new Map(rows.map((r) => [r.hash_part, r.name]));
   }
 
+  /**
+   * Whether the owner file `key` (a NAR about to be attached to a path) still exists, its row
+   * locked until COMMIT: a collection removing it as an orphan upload locks it FOR
+   * UPDATE first, so either it went before (and this says so) or it waits for this commit
+   * and then sees the path that uses it. FOR KEY SHARE, the weakest lock that a DELETE or
+   * FOR UPDATE waits for: a concurrent upload of the same NAR rewrites the row (FOR NO KEY
+   * UPDATE) without waiting, which matters because that upload holds the blob row this
+   * publish is about to reference (the opposite order would deadlock).
+   */
+  async ownerFileForShare(ownerId: number, key: string): Promise<boolean> {
+    const rows = await this.db.query(`SELECT id FROM package_owner_file WHERE owner_id = $1 AND type = $2 AND key = $3 FOR KEY SHARE`, [ownerId, NIX, key]);
+    return rows.length > 0;
+  }
+
   /** Locks a path's row against concurrent writers (a deletion holds it until COMMIT). */
   async lockRow(pathId: number): Promise<void> {
     await this.db.query(`SELECT id FROM nix_store_path WHERE id = $1 FOR UPDATE`, [pathId]);
@@ -54,7 +69,8 @@ export class StorePathWrites {
        ON CONFLICT (owner_id, hash_part) DO UPDATE SET name = EXCLUDED.name, version_id = EXCLUDED.version_id, url = EXCLUDED.url,
          compression = EXCLUDED.compression, file_hash = EXCLUDED.file_hash, file_size = EXCLUDED.file_size,
          nar_hash = EXCLUDED.nar_hash, nar_size = EXCLUDED.nar_size, nar_blob_id = EXCLUDED.nar_blob_id, deriver = EXCLUDED.deriver,
-         system = EXCLUDED.system, ca = EXCLUDED.ca, refs = EXCLUDED.refs, sigs = EXCLUDED.sigs
+         system = EXCLUDED.system, ca = EXCLUDED.ca, refs = EXCLUDED.refs, sigs = EXCLUDED.sigs,
+         last_accessed_at = now()
        RETURNING id, (xmax = 0) AS inserted, (SELECT version_id FROM old) AS old_version_id`,
       [
         path.ownerId,

@@ -247,7 +247,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
   }
 }
 
-function createBlobStore(storage: StorageConfig): BlobStore {
+export function createBlobStore(storage: StorageConfig): BlobStore {
   if (storage.kind === 'local') return createLocalBlobStore({ root: storage.path });
   return createS3BlobStore({
     endpoint: storage.endpoint,

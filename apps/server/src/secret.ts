@@ -8,10 +8,10 @@ import path from 'node:path';
  * once into `<dataDir>/secret.key` with mode 0600.
  */
 export async function loadServerSecret(configured: string | undefined, dataDir: string): Promise<Buffer> {
-  if (configured) return decode(configured, 'FORGE_SECRET');
+  if (configured) return decodeSecret(configured, 'FORGE_SECRET');
   const file = path.join(dataDir, 'secret.key');
   try {
-    return decode((await fs.readFile(file, 'utf8')).trim(), file);
+    return decodeSecret((await fs.readFile(file, 'utf8')).trim(), file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -22,12 +22,12 @@ export async function loadServerSecret(configured: string | undefined, dataDir: 
     return secret;
   } catch (err) {
     // Another process created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return decode((await fs.readFile(file, 'utf8')).trim(), file);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return decodeSecret((await fs.readFile(file, 'utf8')).trim(), file);
     throw err;
   }
 }
 
-function decode(value: string, source: string): Buffer {
+export function decodeSecret(value: string, source: string): Buffer {
   const buf = /^[0-9a-fA-F]+$/.test(value) && value.length % 2 === 0 ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
   if (buf.length < 32) throw new Error(`${source}: the server secret must be at least 32 bytes (64 hex characters)`);
   return buf;

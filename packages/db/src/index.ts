@@ -4,3 +4,4 @@ export * from './entities.js';
 export { isUniqueViolation, queryRows } from '@forge/core';
 export { pgliteDriver } from './pglite-pool.js';
 export { LocalEvents, PostgresEvents } from './cluster-events.js';
+export * from './logical-copy.js';

@@ -3,6 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { isForgeError } from '@forge/core';
 import type { Forge } from '../forge.js';
+import { DUMP_PATH, serveDump } from '../backup/dump-over-socket.js';
 import { adminCommands, isAdminCommand, type AdminArgs, type AdminOutput } from './commands.js';
 
 /**
@@ -30,6 +31,7 @@ export async function serveAdminSocket(forge: Forge): Promise<http.Server> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   await fs.rm(file, { force: true });
   const server = http.createServer(async (req, res) => {
+    if (req.method === 'POST' && (req.url ?? '').split('?')[0] === DUMP_PATH) return serveDump(forge, req, res);
     const name = decodeURIComponent((req.url ?? '').replace(/^\/admin\//, ''));
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
     let last = 0;

@@ -6,6 +6,7 @@ import { callAdminSocket, outputOf } from '../admin/socket.js';
 import { loadConfig } from '../config.js';
 import { createForge } from '../forge.js';
 import { defaultModules } from '../modules.js';
+import { dumpCommand, migrateDbCommand, restoreCommand } from './data-commands.js';
 
 /**
  * `forge`: the admin CLI, shaped like `gitea admin`. With a server running on the same
@@ -136,5 +137,34 @@ admin
   .description('list every stored file whose blob is missing or damaged (downloads of them answer 404)')
   .option('--hashes', 'also read every blob and compare its sha256 (slow)', false)
   .action((o) => run('doctor', o));
+
+/** Runs a data command (dump, restore, migrate-db) in this process; they open the data themselves. */
+async function runData(action: () => Promise<string | { output: string; ok: boolean }>): Promise<void> {
+  try {
+    const result = await action();
+    const { output, ok } = typeof result === 'string' ? { output: result, ok: true } : result;
+    console.log(output);
+    if (!ok) process.exit(1);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+admin
+  .command('dump')
+  .description('write a consistent archive of the database, the secret and the blobs (works while the server runs)')
+  .option('-f, --file <path>', 'archive to write (default: forge-dump-<date>-<time>.tar here)')
+  .option('--no-blobs', 'list the blobs but leave their bytes out (for blob stores backed up on their own)')
+  .action((o: { file?: string; blobs?: boolean }) => runData(() => dumpCommand(loadConfig(), defaultModules(), o)));
+admin
+  .command('restore')
+  .description('read a dump into an empty data directory or database (the server must be stopped)')
+  .requiredOption('-f, --file <path>', 'archive written by forge admin dump')
+  .action((o: { file: string }) => runData(() => restoreCommand(loadConfig(), defaultModules(), o)));
+admin
+  .command('migrate-db')
+  .description('move the embedded PGlite database into an empty PostgreSQL database (the server must be stopped)')
+  .requiredOption('--to <url>', 'postgres://user:password@host:port/database')
+  .action((o: { to: string }) => runData(() => migrateDbCommand(loadConfig(), defaultModules(), o)));
 
 await program.parseAsync(process.argv);

@@ -1,7 +1,7 @@
 import type { RequestListener } from 'node:http';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
-import { assertNoEncodedNul, type BlobStore, type Logger, type PackageTypeModule } from '@forge/core';
+import { assertNoEncodedNul, type BlobStore, type Logger, type ModuleApiDoc, type PackageTypeModule } from '@forge/core';
 import {
   authenticate,
   OwnerService,
@@ -24,11 +24,13 @@ import { FastLane } from './fast-lane.js';
 import { errorHandler, notFound, requestLog } from './http-errors.js';
 import { registerModules, validateModules } from './load-modules.js';
 import { createLogger } from './logger.js';
-import { packagesApiRouter } from './packages-api.js';
 import { CleanupRunner } from './cleanup/cleanup-runner.js';
 import { CleanupScheduler } from './cleanup/cleanup-scheduler.js';
 import { blobSweepTask, stagingSweepTask } from './cleanup/host-tasks.js';
 import { PostgresRunnerLock, ProcessRunnerLock } from './cleanup/runner-lock.js';
+import { packagesApiRouter } from './api/packages.js';
+import { serverVersionRouter } from './api/server-version.js';
+import { PackageVersions } from './api/version-hooks.js';
 import { loadServerSecret } from './secret.js';
 import { createServeBlob } from './serve-blob.js';
 
@@ -173,8 +175,11 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     app.use(onlyUnder('/api/', authenticate(auth)));
     // Both answer only under /api/v1/: a prefix test keeps package traffic (every Nix
     // request) from walking their routes.
-    app.use(onlyUnder('/api/v1/', tokenApiRouter({ owners, tokens })));
-    app.use(onlyUnder('/api/v1/', packagesApiRouter({ owners, access, registry, types: modules.map((m) => m.id) })));
+    const versions = new PackageVersions(registry);
+    const apiDocs = new Map<string, ModuleApiDoc>();
+    app.use(onlyUnder('/api/v1/', serverVersionRouter()));
+    app.use(onlyUnder('/api/v1/', tokenApiRouter({ owners, tokens, baseUrl: config.baseUrl })));
+    app.use(onlyUnder('/api/v1/', packagesApiRouter({ owners, access, registry, versions, types: modules.map((m) => m.id), baseUrl: config.baseUrl })));
 
     await registerModules(app, modules, (module, router) => ({
       router,
@@ -189,6 +194,8 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       serveBlob,
       ui: ui.registryFor(module.id, module.displayName),
       setVisibility: (decide) => access.setTypeVisibility(module.id, decide),
+      versionHooks: (hooks) => versions.register(module.id, hooks),
+      describeApi: (doc) => apiDocs.set(module.id, doc),
       fastRoute: (route) => fastLane.add(module.id, route),
       events,
       registerCleanupTask: (task) => cleanup.register(task),
@@ -219,7 +226,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       }),
     );
     app.use(notFound);
-    app.use(errorHandler(logger));
+    app.use(errorHandler(logger, `${config.baseUrl}/api/swagger`));
 
     return {
       config,

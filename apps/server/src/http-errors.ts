@@ -5,17 +5,18 @@ import { ForgeError, isForgeError, NotFoundError, type Logger } from '@forge/cor
 /**
  * The one place where errors become HTTP responses. API errors are plain text under
  * /api/packages (as Gitea's package routes answer, and readable in `nix copy` output) and
- * JSON under /api/v1.
+ * JSON in Gitea's `APIError` shape under /api/v1: `{"message": …, "url": …}`, where `url`
+ * is the API documentation (`apiDocsUrl`, Gitea's `/api/swagger`).
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => writeError(req, res, err, logger);
+export function errorHandler(logger: Logger, apiDocsUrl = ''): ErrorRequestHandler {
+  return (err, req, res, _next) => writeError(req, res, err, logger, apiDocsUrl);
 }
 
 /**
  * Answers a request with an error; the express error handler and the host's fast lane
  * (plain node request and response) both come here.
  */
-export function writeError(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, err: unknown, logger: Logger): void {
+export function writeError(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, err: unknown, logger: Logger, apiDocsUrl = ''): void {
   const url = req.originalUrl ?? req.url ?? '';
   // (req.destroyed alone means nothing: Node destroys a request once its body was read.)
   const aborted =
@@ -37,7 +38,7 @@ export function writeError(req: IncomingMessage & { originalUrl?: string }, res:
   // Written directly rather than through res.send (content negotiation, ETag and freshness
   // checks): a 404 for a narinfo is the most common answer a Nix cache gives.
   const json = url.startsWith('/api/v1/');
-  const body = Buffer.from(json ? JSON.stringify({ message: known.message, code: known.code }) : known.message + '\n', 'utf8');
+  const body = Buffer.from(json ? JSON.stringify({ message: known.message, url: apiDocsUrl }) : known.message + '\n', 'utf8');
   res.setHeader('Content-Type', json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
   res.setHeader('Content-Length', String(body.length));
   res.end(req.method === 'HEAD' ? undefined : body);

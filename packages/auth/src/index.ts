@@ -10,3 +10,4 @@ export * from './scopes.js';
 export * from './sign-in.js';
 export * from './sign-in-throttle.js';
 export { ThrottleStore } from './throttle-store.js';
+export * from './api-user.js';

@@ -1,6 +1,7 @@
 import express, { type Request, type Router } from 'express';
 import { BadRequestError, ForbiddenError, type User } from '@forge/core';
 import { getActor } from './actor.js';
+import { toApiUser } from './api-user.js';
 import type { OwnerService } from './owners.js';
 import { assertScope, requireUserWithScope } from './scopes.js';
 import { parseScopes, type TokenInfo, type TokenService } from './tokens.js';
@@ -9,7 +10,7 @@ import { parseScopes, type TokenInfo, type TokenService } from './tokens.js';
  * Gitea's token API: `/api/v1/users/{username}/tokens`. Creating a token needs the
  * account password (Basic) or a UI session, as in Gitea: a leaked token cannot mint more.
  */
-export function tokenApiRouter(deps: { owners: OwnerService; tokens: TokenService }): Router {
+export function tokenApiRouter(deps: { owners: OwnerService; tokens: TokenService; baseUrl: string }): Router {
   const router = express.Router({ mergeParams: true });
   // Only this router's own routes parse JSON: a router-wide parser would also eat the
   // bodies of package uploads that happen to be JSON (Nix's .ls listings).
@@ -59,7 +60,7 @@ export function tokenApiRouter(deps: { owners: OwnerService; tokens: TokenServic
   // account's email and admin flag).
   router.get('/api/v1/user', (req, res) => {
     const user = requireUserWithScope(req, 'read:user');
-    res.json({ id: user.id, login: user.name, email: user.email, is_admin: user.isAdmin });
+    res.json(toApiUser(user, { viewer: user, baseUrl: deps.baseUrl }));
   });
 
   return router;

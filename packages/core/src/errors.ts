@@ -63,9 +63,13 @@ export class RangeNotSatisfiableError extends ForgeError {
   }
 }
 
+/**
+ * An owner's quota would be exceeded. 403, the status Gitea's package routes answer a
+ * quota refusal with (not 413: the request itself was within the upload limit).
+ */
 export class QuotaExceededError extends ForgeError {
   constructor(message: string) {
-    super(413, 'quota_exceeded', message);
+    super(403, 'quota_exceeded', message);
   }
 }
 

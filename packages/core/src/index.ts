@@ -7,6 +7,7 @@ export * from './blob-store.js';
 export * from './duration.js';
 export * from './cleanup.js';
 export * from './registry.js';
+export * from './package-versions.js';
 export * from './keys.js';
 export * from './access.js';
 export * from './events.js';

@@ -8,6 +8,7 @@ import type { ServeBlob } from './http.js';
 import type { FastRoute } from './fast-route.js';
 import type { KeyService } from './keys.js';
 import type { Logger } from './logger.js';
+import type { PackageVersionHooks } from './package-versions.js';
 import type { RegistryService } from './registry.js';
 import type { UiRegistry } from './ui.js';
 
@@ -67,8 +68,25 @@ export interface ModuleContext {
    * server process at a time. Names are unique across the server.
    */
   registerCleanupTask(task: CleanupTask): void;
+  /**
+   * How the host's package API (get, list files, delete a version) treats this type's
+   * versions, when the registry's rows are not the whole story (see PackageVersionHooks).
+   */
+  versionHooks(hooks: PackageVersionHooks): void;
+  /**
+   * The OpenAPI description of the module's JSON API (its routes under `/-/`), merged into
+   * the host's document at `/api/swagger`: `paths` are relative to the module's mount
+   * (`/-/settings`), and a test checks them against the routes the module registered.
+   */
+  describeApi(doc: ModuleApiDoc): void;
   /** Called when the server shuts down (timers, pending writes). */
   onShutdown(hook: () => Promise<void> | void): void;
+}
+
+/** A module's part of the OpenAPI document (OpenAPI 3.0 path items and component schemas). */
+export interface ModuleApiDoc {
+  paths: Record<string, Record<string, unknown>>;
+  schemas?: Record<string, Record<string, unknown>>;
 }
 
 export interface PackageTypeModule {

@@ -122,6 +122,12 @@ export interface ListPackagesQuery {
   limit?: number;
 }
 
+/** One version with its package, as Gitea's package API lists them (newest first). */
+export interface VersionListing {
+  package: PackageRecord;
+  version: VersionRecord;
+}
+
 /** A package as package lists show it. */
 export interface PackageSummary {
   versions: number;
@@ -175,6 +181,8 @@ export interface RegistryService {
   getPackage(ownerId: number, type: string, name: string): Promise<PackageRecord | null>;
   getPackageById(id: number): Promise<PackageRecord | null>;
   listPackages(query: ListPackagesQuery): Promise<{ items: PackageRecord[]; total: number }>;
+  /** Versions of an owner's packages, newest first, filtered like `listPackages` (Gitea's package list is one of versions). */
+  searchVersions(query: ListPackagesQuery): Promise<{ items: VersionListing[]; total: number }>;
   getVersion(packageId: number, version: string): Promise<VersionRecord | null>;
   getVersionById(id: number): Promise<VersionRecord | null>;
   listVersions(packageId: number): Promise<VersionRecord[]>;

@@ -20,6 +20,7 @@ import {
   type StagedBlob,
   type StageOptions,
   type StoredBlobInfo,
+  type VersionListing,
   type VersionRecord,
   type VersionSummary,
 } from '@forge/core';
@@ -174,21 +175,7 @@ export class Registry implements RegistryService {
   }
 
   async listPackages(query: ListPackagesQuery): Promise<{ items: PackageRecord[]; total: number }> {
-    const where = ['owner_id = $1'];
-    const params: unknown[] = [query.ownerId];
-    if (query.type) {
-      params.push(query.type);
-      where.push(`type = $${params.length}`);
-    }
-    if (query.types) {
-      params.push([...query.types]);
-      where.push(`type = ANY($${params.length}::varchar[])`);
-    }
-    if (query.query) {
-      params.push(`%${escapeLike(query.query.toLowerCase())}%`);
-      where.push(`lower_name LIKE $${params.length}`);
-    }
-    const clause = where.join(' AND ');
+    const { clause, params } = packageFilter(query);
     const [{ total }] = await this.q<{ total: number | string }>(`SELECT count(*) AS total FROM package WHERE ${clause}`, params);
     const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
     const offset = Math.max(query.offset ?? 0, 0);
@@ -197,6 +184,35 @@ export class Registry implements RegistryService {
       params,
     );
     return { items: rows.map(toPackage), total: Number(total) };
+  }
+
+  async searchVersions(query: ListPackagesQuery): Promise<{ items: VersionListing[]; total: number }> {
+    const { clause, params } = packageFilter(query, 'p.');
+    const [{ total }] = await this.q<{ total: number | string }>(
+      `SELECT count(*) AS total FROM package_version v JOIN package p ON p.id = v.package_id WHERE ${clause}`,
+      params,
+    );
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
+    const offset = Math.max(query.offset ?? 0, 0);
+    // Gitea's order: newest version first, then the higher id.
+    const rows = await this.q(
+      `SELECT v.*, p.owner_id AS p_owner_id, p.type AS p_type, p.name AS p_name, p.lower_name AS p_lower_name, p.created_at AS p_created_at
+       FROM package_version v JOIN package p ON p.id = v.package_id WHERE ${clause}
+       ORDER BY v.created_at DESC, v.id DESC LIMIT ${limit} OFFSET ${offset}`,
+      params,
+    );
+    const items = rows.map((row) => ({
+      version: toVersion(row),
+      package: toPackage({
+        id: row.package_id,
+        owner_id: row.p_owner_id,
+        type: row.p_type,
+        name: row.p_name,
+        lower_name: row.p_lower_name,
+        created_at: row.p_created_at,
+      }),
+    }));
+    return { items, total: Number(total) };
   }
 
   async getVersion(packageId: number, version: string): Promise<VersionRecord | null> {
@@ -443,6 +459,25 @@ class BlobVanishedError extends Error {
 function nonNegative(value: number, name: string): number {
   if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(`${name} must be a non-negative number of milliseconds, got ${value}`);
   return value;
+}
+
+/** The WHERE clause of a package list or search (`prefix` qualifies the package table's columns). */
+function packageFilter(query: ListPackagesQuery, prefix = ''): { clause: string; params: unknown[] } {
+  const where = [`${prefix}owner_id = $1`];
+  const params: unknown[] = [query.ownerId];
+  if (query.type) {
+    params.push(query.type);
+    where.push(`${prefix}type = $${params.length}`);
+  }
+  if (query.types) {
+    params.push([...query.types]);
+    where.push(`${prefix}type = ANY($${params.length}::varchar[])`);
+  }
+  if (query.query) {
+    params.push(`%${escapeLike(query.query.toLowerCase())}%`);
+    where.push(`${prefix}lower_name LIKE $${params.length}`);
+  }
+  return { clause: where.join(' AND '), params };
 }
 
 function escapeLike(s: string): string {

@@ -22,6 +22,7 @@ export function nixModule(options: NixModuleOptions = {}): PackageTypeModule {
       // Who reads a cache is the cache's own visibility: the host applies it to this module's
       // access guard and pages, and to its package lists.
       ctx.setVisibility(nix.access.visibility);
+      ctx.versionHooks(nix.versionHooks);
       registerHttpRoutes(ctx, nix);
       ctx.registerCleanupTask(collectionTask(nix));
       registerNixUi(ctx, nix);

@@ -95,7 +95,7 @@ describe.each(kinds)('registry write path on %s', (kind) => {
     const staged = await registry.stageBlob(bytes('x'.repeat(2000)));
     await expect(
       registry.createPackageAndAddFile({ ownerId, type: 'generic', name: 'big', version: '1', file: { name: 'big', blob: staged } }),
-    ).rejects.toMatchObject({ status: 413, code: 'quota_exceeded' });
+    ).rejects.toMatchObject({ status: 403, code: 'quota_exceeded' });
     expect(await registry.getOwnerFile(ownerId, 'generic', 'big')).toBeNull();
     expect((await db.dataSource.query(`SELECT 1 FROM package_blob WHERE sha256 = $1`, [staged.sha256])).length).toBe(0);
   });

@@ -5,7 +5,7 @@
  * and plain values, and answers with facts or a typed error from @forge/core, which the
  * host maps to HTTP statuses in one place. See docs/architecture.md.
  */
-import type { ModuleContext, Owner, PackageRecord, VersionRecord } from '@forge/core';
+import type { ModuleContext, Owner, PackageRecord, PackageVersionHooks, VersionRecord } from '@forge/core';
 import { AccessRecorder } from '../store/access-recorder.js';
 import { CacheSettingsStore } from '../store/caches.js';
 import { PathSignatures } from '../store/path-signatures.js';
@@ -28,6 +28,7 @@ import { NARINFO_MEMO_BYTES, NarInfoMemo } from './narinfo-memo.js';
 import { NarInfoRenderer } from './narinfo-render.js';
 import { NarInfoPublisher } from './publish-narinfo.js';
 import { CacheKeys } from './signing-keys.js';
+import { storePathVersionHooks } from './store-path-versions.js';
 
 export { cacheVisibility, type CacheContext } from './access.js';
 export type { CacheOverview } from './administration.js';
@@ -68,6 +69,8 @@ export interface NixCache {
   collection: CacheCollection;
   /** Named roots that collection never takes. */
   pins: CachePins;
+  /** Store paths as package versions in the host's package API (by hash part too; deleted through `deletion`). */
+  versionHooks: PackageVersionHooks;
   /** nix-cache-info, listings, build logs, realisations, debuginfo. */
   files: AuxFiles;
   /** Settings, signing keys, trusted uploader keys. */
@@ -158,6 +161,7 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
       uploadGraceMs: ctx.host.uploadGraceMs,
     }),
     pins: new CachePins({ registry, pins: pinStore }),
+    versionHooks: storePathVersionHooks({ registry, paths, deletion }),
     files: new AuxFiles({ registry, access, paths }),
     admin: new CacheAdministration({ settings, keys, trustedKeys }),
     paths,

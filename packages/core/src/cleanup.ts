@@ -34,7 +34,9 @@ export interface CleanupResult {
   summary: string;
   /** Bytes of storage freed (or that would be freed); what people care about most. */
   bytes: number;
-  /** Task-specific detail (paths removed, …) for the JSON answer of the CLI. */
+  /** One line per thing removed (or that would be), for people: `forge admin cleanup` prints them. */
+  lines?: string[];
+  /** Task-specific detail (paths removed, …) for programs. */
   details?: unknown;
 }
 

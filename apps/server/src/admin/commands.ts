@@ -1,6 +1,7 @@
 import { BadRequestError, type OrgRole, type Visibility } from '@forge/core';
 import { parseScopes } from '@forge/auth';
 import { checkStoredBlobs, type DamagedBlob } from '@forge/registry';
+import type { CleanupRunReport } from '../cleanup/cleanup-runner.js';
 import type { Forge } from '../forge.js';
 
 /**
@@ -11,7 +12,7 @@ import type { Forge } from '../forge.js';
 export type AdminCommand = keyof typeof adminCommands;
 export type AdminArgs = Record<string, string | boolean | undefined>;
 
-type Services = Pick<Forge, 'owners' | 'tokens' | 'registry' | 'db' | 'blobs'>;
+type Services = Pick<Forge, 'owners' | 'tokens' | 'registry' | 'db' | 'blobs' | 'cleanup'>;
 
 /**
  * How far a long command got (`done` of `total`); the socket streams it to the CLI, which
@@ -111,7 +112,40 @@ export const adminCommands = {
     // Like fsck: a non-zero exit status when something is damaged, for scripts and monitoring.
     return { output: doctorReport(result.checked, result.damaged, args.hashes === true), exitCode: result.damaged.length > 0 ? 2 : 0 };
   },
+
+  /**
+   * Runs the cleanup tasks now (garbage collection of every cache or one owner's, the blob
+   * and staging sweeps), waiting for a run another server process may be doing.
+   */
+  async cleanup(s: Services, args: AdminArgs, progress?: AdminProgress): Promise<AdminOutput> {
+    const name = str(args, 'owner', false);
+    const owner = name ? await s.owners.findByName(name) : null;
+    if (name && !owner) throw new BadRequestError(`owner "${name}" does not exist`);
+    const dryRun = args.dryRun === true;
+    const report = await s.cleanup.run({
+      dryRun,
+      ownerId: owner?.id,
+      wait: true,
+      onProgress: progress && ((p) => progress(p.done, p.total ?? p.done)),
+    });
+    return cleanupReport(report!, dryRun);
+  },
 } satisfies Record<string, (s: Services, args: AdminArgs, progress?: AdminProgress) => Promise<AdminOutput>>;
+
+/** What a cleanup run removed (or would): each task's lines and summary, then the bytes freed. */
+function cleanupReport(report: CleanupRunReport, dryRun: boolean): AdminOutput {
+  const lines: string[] = [];
+  for (const task of report.tasks) {
+    if (task.error) {
+      lines.push(`${task.name}: FAILED: ${task.error}`);
+      continue;
+    }
+    for (const line of task.result!.lines ?? []) lines.push(`  ${dryRun ? 'would remove' : 'removed'} ${line}`);
+    lines.push(`${task.name}: ${task.result!.summary}`);
+  }
+  lines.push(`${dryRun ? 'Would free' : 'Freed'} ${report.bytes} bytes${dryRun ? ' (dry run: nothing was removed)' : ''}.`);
+  return { output: lines.join('\n'), exitCode: report.tasks.some((t) => t.error) ? 1 : 0 };
+}
 
 /** What a command prints, and the CLI's exit status when it is not 0. */
 export type AdminOutput = string | { output: string; exitCode: number };

@@ -24,7 +24,7 @@ async function run(command: AdminCommand, args: AdminArgs): Promise<void> {
     if (viaServer.exitCode !== 0) process.exit(viaServer.exitCode);
     return;
   }
-  const forge = await createForge({ config: { ...config, logLevel: 'warn', accessLog: false }, modules: defaultModules() });
+  const forge = await createForge({ config: { ...config, logLevel: 'warn', accessLog: false, cleanupIntervalMs: 0 }, modules: defaultModules() });
   let exitCode = 0;
   try {
     const local = new ProgressBar();
@@ -132,6 +132,12 @@ owner
   .addOption(new Option('--visibility <visibility>').choices(['public', 'private']).makeOptionMandatory())
   .action((o) => run('owner-set-visibility', o));
 
+admin
+  .command('cleanup')
+  .description('collect garbage in Nix caches (retention, size limits, orphan uploads) and sweep unreferenced blobs now')
+  .option('--owner <name>', 'only this owner\'s caches (the host-wide sweeps are skipped)')
+  .option('--dry-run', 'list what would be removed, remove nothing', false)
+  .action((o) => run('cleanup', o));
 admin
   .command('doctor')
   .description('list every stored file whose blob is missing or damaged (downloads of them answer 404)')

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, testDatabaseKinds, type TestDatabase } from '@forge/db/testing';
+import { makePath } from '../../../../packages/modules/nix/test/integration/support.js';
 
 const run = promisify(execFile);
 const serverDir = path.resolve(fileURLToPath(import.meta.url), '../../..');
@@ -49,7 +50,7 @@ describe.each(kinds)('forge CLI and npm start on %s', (kind) => {
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'forge-cli-'));
     db = await createTestDatabase(kind);
     port = await freePort();
-    env = { ...process.env, FORGE_DATA_DIR: dataDir, PORT: String(port), FORGE_LISTEN: '127.0.0.1', LOG_LEVEL: 'warn' };
+    env = { ...process.env, FORGE_DATA_DIR: dataDir, PORT: String(port), FORGE_LISTEN: '127.0.0.1', LOG_LEVEL: 'warn', FORGE_UPLOAD_GRACE: '8s' };
     if (kind === 'postgres') env.DATABASE_URL = db.options.url;
     else delete env.DATABASE_URL;
   });
@@ -122,5 +123,38 @@ describe.each(kinds)('forge CLI and npm start on %s', (kind) => {
     expect(found.out).toContain(`missing\t${sha256}\talice\tgeneric\tx@1.0\tf`);
     // Progress, on stderr (a bar on a terminal; lines here).
     expect(found.out).toMatch(/^\d+\/\d+$/m);
+  });
+
+  it('forge admin cleanup, through the socket: a dry run lists an orphan NAR upload, then a run removes it', async () => {
+    const token = await forge('admin', 'user', 'generate-access-token', '--username', 'alice', '--token-name', 'nix', '--scopes', 'write:package', '--raw');
+    const auth = 'Basic ' + Buffer.from(`alice:${token.out}`).toString('base64');
+    const orphan = makePath({ name: 'orphan-1.0', compression: 'none' });
+    const narUrl = `http://127.0.0.1:${port}/api/packages/alice/nix/${orphan.url}`;
+    const uploaded = Date.now();
+    expect((await fetch(narUrl, { method: 'PUT', body: orphan.file, headers: { authorization: auth } })).status).toBe(201);
+    // Within FORGE_UPLOAD_GRACE (8s here) the upload waits for its narinfo (checked only
+    // when the command finished inside the grace: a loaded machine can take longer).
+    const early = await forge('admin', 'cleanup', '--owner', 'alice', '--dry-run');
+    expect(early.code, early.out).toBe(0);
+    if (Date.now() - uploaded < 7000) expect(early.out).not.toContain(orphan.fileName);
+    await new Promise((r) => setTimeout(r, Math.max(0, uploaded + 8500 - Date.now())));
+
+    const dry = await forge('admin', 'cleanup', '--owner', 'alice', '--dry-run');
+    expect(dry.code, dry.out).toBe(0);
+    expect(dry.out).toContain(`would remove alice: nar/${orphan.fileName} (orphan-upload, ${orphan.file.length} bytes)`);
+    expect(dry.out).toMatch(/nix-gc: 0 store paths and 2 orphan uploads \(\d+ bytes\) from 1 cache would go/);
+    expect(dry.out).toMatch(/Would free \d+ bytes \(dry run: nothing was removed\)\.$/);
+    expect(dry.out).not.toContain('blob-sweep');
+    expect((await fetch(narUrl, { method: 'HEAD', headers: { authorization: auth } })).status).toBe(200);
+
+    const wet = await forge('admin', 'cleanup');
+    expect(wet.code, wet.out).toBe(0);
+    expect(wet.out).toContain(`removed alice: nar/${orphan.fileName} (orphan-upload`);
+    expect(wet.out).toMatch(/^blob-sweep: /m);
+    expect(wet.out).toMatch(/^staging-sweep: /m);
+    expect((await fetch(narUrl, { method: 'HEAD', headers: { authorization: auth } })).status).toBe(404);
+    const unknown = await forge('admin', 'cleanup', '--owner', 'nobody');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.out).toMatch(/owner "nobody" does not exist/);
   });
 });

@@ -18,6 +18,9 @@ export function collectionTask(nix: NixCache): CleanupTask {
       return {
         summary: `${paths} store ${paths === 1 ? 'path' : 'paths'} and ${items - paths} orphan ${items - paths === 1 ? 'upload' : 'uploads'} (${bytes} bytes) from ${caches} ${caches === 1 ? 'cache' : 'caches'}${dryRun ? ' would go' : ''}`,
         bytes,
+        lines: reports.flatMap((r) =>
+          r.items.map((i) => `${r.owner}: ${i.storePath ?? i.file} (${i.reason}, ${i.bytes} bytes)`),
+        ),
         details: reports.filter((r) => r.items.length > 0 || r.spared > 0),
       };
     },

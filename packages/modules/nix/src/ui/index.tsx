@@ -8,6 +8,8 @@
  *   /{owner}/-/packages/nix/-/cache/paths/{hash}/nar         the NAR file
  *   /{owner}/-/packages/nix/-/cache/paths/{hash}/log[/raw]   its build log
  *   /{owner}/-/packages/nix/-/cache/paths/{hash}/delete      confirmation (GET), deletion (POST)
+ *   /{owner}/-/packages/nix/-/cache/paths/{hash}/pin         pin it (POST)
+ *   /{owner}/-/packages/nix/-/cache/pins[/unpin]             pins with their history; unpin (POST)
  *
  * plus an owner tab, the version view of nix packages and a settings panel. Every page
  * reads with the cache's visibility (which may differ from the owner's): 404 otherwise.
@@ -20,6 +22,7 @@ import { filesPage, logDownload, logPage, narDownload } from './files-page.js';
 import { NixUi } from './nix-ui.js';
 import { pathPage } from './path-page.js';
 import { pathsPage } from './paths-page.js';
+import { pinsPages } from './pins-page.js';
 import { nixSettingsPanel } from './settings-panel.js';
 import { NIX_UI_CSS } from './styles.js';
 import { nixVersionView } from './version-view.js';
@@ -39,6 +42,10 @@ export function registerNixUi(ctx: ModuleContext, nix: NixCache): void {
     const del = deletePages(nixUi, helpers);
     router.get('/cache/paths/:hash/delete', del.get);
     router.post('/cache/paths/:hash/delete', del.post);
+    const pins = pinsPages(nixUi, helpers);
+    router.get('/cache/pins', pins.list);
+    router.post('/cache/pins/unpin', pins.unpin);
+    router.post('/cache/paths/:hash/pin', pins.pin);
   });
 
   ui.ownerTab({

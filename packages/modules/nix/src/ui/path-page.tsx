@@ -3,6 +3,7 @@ import { Bytes, Card, CodeBlock, EmptyState, formatBytes, type Owner, shellQuote
 import type { SignatureRow, StorePathRecord } from '../cache/index.js';
 import type { ListingLookup } from '../format/index.js';
 import { Icon } from './icon.js';
+import { PinsCard } from './pins-page.js';
 import type { NixUi } from './nix-ui.js';
 import { DirectoryTable, filesUrl, modeOf } from './tree.js';
 
@@ -18,7 +19,7 @@ export function pathPage(nixUi: NixUi, ui: UiHelpers) {
     const owner = page.owner;
     const selfRef = (r: string) => r.slice(0, 32) === path.hashPart;
     const refHashes = path.references.filter((r) => !selfRef(r)).map((r) => r.slice(0, 32));
-    const [narinfo, closure, referrers, referrerCount, listing, log, present, stored] = await Promise.all([
+    const [narinfo, closure, referrers, referrerCount, listing, log, present, stored, pins] = await Promise.all([
       nix.renderer.render(path),
       nix.paths.closure(owner.id, path.hashPart),
       nix.paths.referrers(owner.id, path.hashPart, REFERRERS_SHOWN),
@@ -27,6 +28,7 @@ export function pathPage(nixUi: NixUi, ui: UiHelpers) {
       nix.contents.log(path),
       nix.paths.present(owner.id, refHashes),
       nix.versionOf(path),
+      nix.pins.pinning(owner, path.hashPart),
     ]);
     const { version, package: pkg, creator } = stored ?? { version: null, package: null, creator: null };
     const narinfoText = narinfo.toString('utf8');
@@ -180,6 +182,7 @@ export function pathPage(nixUi: NixUi, ui: UiHelpers) {
               </dl>
               <p class="hint">This path and everything it references, directly or not.</p>
             </Card>
+            <PinsCard nixUi={nixUi} page={page} hashPart={path.hashPart} pins={pins} />
             <Card title="Download" id="download">
               <p>
                 <a class="btn btn-primary btn-block" href={`${base}/nar`} download>

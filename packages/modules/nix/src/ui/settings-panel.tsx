@@ -1,8 +1,8 @@
 import type { Request } from 'express';
 import type { ComponentChildren } from 'preact';
-import { BadRequestError, CodeBlock, CsrfField, NotFoundError, type SettingsPanel, type SettingsPanelInput, Time, type UiPageContext } from '@forge/core';
+import { BadRequestError, Bytes, CodeBlock, CsrfField, formatDuration, NotFoundError, parseDuration, type SettingsPanel, type SettingsPanelInput, Time, type UiPageContext } from '@forge/core';
 import { formatPublicKey } from '../format/index.js';
-import { DEFAULT_PRIORITY, type CacheVisibility } from '../cache/index.js';
+import { DEFAULT_PRIORITY, type CacheVisibility, type CollectionReport } from '../cache/index.js';
 import type { NixUi } from './nix-ui.js';
 
 const VISIBILITIES: Array<[CacheVisibility, string, string]> = [
@@ -79,6 +79,39 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
               </button>
             </>,
             { id: 'nix-general' },
+          )}
+
+          <h3>Storage lifecycle</h3>
+          <p class="hint">
+            Garbage collection runs on the server's schedule. A path stays while it is pinned, was pushed or fetched within the retention, or a path that
+            stays needs it. <a href={`${nixUi.cacheUrl(owner)}/pins`}>Pins</a>
+          </p>
+          {form(
+            'lifecycle',
+            <>
+              <div class="field">
+                <label for="nix-retention">Retention</label>
+                <input id="nix-retention" name="retention" type="text" class="input-short" placeholder="30d" value={settings.retentionMs ? formatDuration(settings.retentionMs) : ''} />
+                <p class="hint">How long an unused path is kept: 90s, 12h, 30d. Empty or 0: forever.</p>
+              </div>
+              <div class="field">
+                <label for="nix-max-size">Size limit (bytes)</label>
+                <input id="nix-max-size" name="maxSize" type="number" min={0} class="input-short" value={settings.maxSize === null ? '' : String(settings.maxSize)} />
+                <p class="hint">Beyond it, the least recently used paths nothing else needs go first. Empty: no limit.</p>
+              </div>
+              <button type="submit" class="btn btn-primary">
+                Save
+              </button>
+            </>,
+            { id: 'nix-lifecycle' },
+          )}
+          <GcPreview report={await nix.collection.collect(owner, { dryRun: true })} />
+          {form(
+            'collect',
+            <button type="submit" class="btn btn-danger-outline">
+              Run garbage collection now
+            </button>,
+            { id: 'nix-gc-run', confirm: 'Remove the paths and uploads listed above now?' },
           )}
 
           <h3>Signing keys</h3>
@@ -222,6 +255,23 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
           await admin.update(owner, { priority, visibility });
           return 'Nix cache settings saved.';
         }
+        case 'lifecycle': {
+          const retention = text('retention');
+          const maxSize = text('maxSize');
+          if (maxSize && !/^\d+$/.test(maxSize)) throw new BadRequestError('the size limit is a whole number of bytes, or empty for no limit');
+          let retentionMs: number | null;
+          try {
+            retentionMs = retention ? parseDuration(retention, 'retention') || null : null;
+          } catch (err) {
+            throw new BadRequestError((err as Error).message);
+          }
+          await admin.update(owner, { retentionMs, maxSize: maxSize ? Number(maxSize) : null });
+          return 'Storage lifecycle settings saved.';
+        }
+        case 'collect': {
+          const report = await nix.collection.collect(owner, { dryRun: false });
+          return `Garbage collection removed ${report.items.length} ${report.items.length === 1 ? 'item' : 'items'} (${report.bytes} bytes); the disk is freed after the blob grace period.`;
+        }
         case 'rotate': {
           await admin.enable(owner);
           const key = await admin.rotateKey(owner);
@@ -261,3 +311,42 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
     },
   };
 }
+
+/** Items of the preview shown (the count and bytes cover them all). */
+const PREVIEW_SHOWN = 50;
+
+/** What the next collection would remove now (a dry run), before the button that runs it. */
+function GcPreview({ report }: { report: CollectionReport }) {
+  return (
+    <div class="nix-gc-preview" id="nix-gc-preview">
+      <p class="small">
+        {report.items.length === 0 ? (
+          'The next collection would remove nothing.'
+        ) : (
+          <>
+            The next collection would remove {report.items.length} {report.items.length === 1 ? 'item' : 'items'} (<Bytes bytes={report.bytes} />):
+          </>
+        )}
+      </p>
+      {report.items.length > 0 ? (
+        <ul class="list list-compact">
+          {report.items.slice(0, PREVIEW_SHOWN).map((item) => (
+            <li class="list-item" data-reason={item.reason}>
+              <span class="mono small break">{item.storePath ?? item.file}</span>
+              <span class="list-item-end muted small">
+                {REASONS[item.reason]} · <Bytes bytes={item.bytes} />
+              </span>
+            </li>
+          ))}
+          {report.items.length > PREVIEW_SHOWN ? <li class="list-item muted small">… and {report.items.length - PREVIEW_SHOWN} more</li> : null}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+const REASONS: Record<CollectionReport['items'][number]['reason'], string> = {
+  retention: 'unused beyond retention',
+  'size-limit': 'over the size limit',
+  'orphan-upload': 'upload without narinfo',
+};

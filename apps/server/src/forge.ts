@@ -28,9 +28,11 @@ import { CleanupRunner } from './cleanup/cleanup-runner.js';
 import { CleanupScheduler } from './cleanup/cleanup-scheduler.js';
 import { blobSweepTask, stagingSweepTask } from './cleanup/host-tasks.js';
 import { PostgresRunnerLock, ProcessRunnerLock } from './cleanup/runner-lock.js';
+import { buildOpenApiDocument, openApiRouter } from './api/openapi.js';
 import { packagesApiRouter } from './api/packages.js';
 import { serverVersionRouter } from './api/server-version.js';
 import { PackageVersions } from './api/version-hooks.js';
+import { MOUNTED } from './route-table.js';
 import { loadServerSecret } from './secret.js';
 import { createServeBlob } from './serve-blob.js';
 
@@ -69,7 +71,9 @@ export interface Forge {
 
 /** Runs `handler` only for URLs under `prefix`; everything else goes straight on. */
 function onlyUnder(prefix: string, handler: RequestHandler): RequestHandler {
-  return (req, res, next) => (req.url.startsWith(prefix) ? handler(req, res, next) : next());
+  const wrapper: RequestHandler = (req, res, next) => (req.url.startsWith(prefix) ? handler(req, res, next) : next());
+  // The route table (route-table.ts) looks inside.
+  return Object.assign(wrapper, { [MOUNTED]: handler });
 }
 
 export async function createForge(options: ForgeOptions): Promise<Forge> {
@@ -208,6 +212,11 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     // Stopped first on shutdown (hooks run in reverse), before the database closes.
     shutdownHooks.push(() => scheduler.stop());
     scheduler.start();
+
+    // The OpenAPI document, built on first request (after every module described its API).
+    const openApi = openApiRouter(() => buildOpenApiDocument(config.baseUrl, apiDocs));
+    app.use(onlyUnder('/api/swagger', openApi));
+    app.use(onlyUnder('/swagger.v1.json', openApi));
 
     // The web UI answers every address outside /api/ (HTML pages and errors); it reads what modules registered.
     app.use(

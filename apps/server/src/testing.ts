@@ -139,3 +139,6 @@ export function recordingLogger(lines: RecordedLog[] = [], bound: Record<string,
     child: (fields) => recordingLogger(lines, { ...bound, ...fields }),
   };
 }
+
+export { routeTable, type RouteEntry } from './route-table.js';
+export { operationsOf, type OpenApiDocument } from './api/openapi.js';

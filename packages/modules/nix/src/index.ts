@@ -2,6 +2,7 @@ import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
 import { NIX } from './constants.js';
 import { createNixCache, type NixCacheOptions } from './cache/index.js';
 import { collectionTask } from './cache/collection-task.js';
+import { nixApiDoc } from './http/api-doc.js';
 import { registerHttpRoutes } from './http/routes.js';
 import { NixSchema1732406500000 } from './migrations/1732406500000-nix-schema.js';
 import { NixLifecycle1796200000000 } from './migrations/1796200000000-nix-lifecycle.js';
@@ -23,6 +24,7 @@ export function nixModule(options: NixModuleOptions = {}): PackageTypeModule {
       // access guard and pages, and to its package lists.
       ctx.setVisibility(nix.access.visibility);
       ctx.versionHooks(nix.versionHooks);
+      ctx.describeApi(nixApiDoc);
       registerHttpRoutes(ctx, nix);
       ctx.registerCleanupTask(collectionTask(nix));
       registerNixUi(ctx, nix);

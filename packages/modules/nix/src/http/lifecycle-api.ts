@@ -1,10 +1,11 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { BadRequestError, type ModuleContext } from '@forge/core';
 import type { CollectionReport, NixCache, PinView } from '../cache/index.js';
+import { jsonFields } from './json-fields.js';
 
 /**
  * Storage lifecycle under `/api/packages/{owner}/nix/-/`: pins (named roots garbage
- * collection never takes) and collection on demand (`POST /-/gc`, with `{"dryRun": true}`
+ * collection never takes) and collection on demand (`POST /-/gc`, with `{"dry_run": true}`
  * for a preview). Both need write access to the cache, like deleting a path; reading pins
  * needs read access. docs/garbage-collection.md.
  */
@@ -33,8 +34,8 @@ export function lifecycleApiRoutes(ctx: ModuleContext, nix: NixCache): void {
 
   router.put('/pins/:name', ...writerJson, async (req: Request, res: Response) => {
     const { owner } = await nix.access.opened(await access.require(req, 'write'));
-    const storePath = (req.body as { storePath?: unknown } | undefined)?.storePath;
-    if (typeof storePath !== 'string') throw new BadRequestError('send {"storePath": "/nix/store/<hash>-<name>"}');
+    const storePath = jsonFields(req, res)('store_path', 'storePath');
+    if (typeof storePath !== 'string') throw new BadRequestError('send {"store_path": "/nix/store/<hash>-<name>"}');
     const { pin, created } = await nix.pins.put(owner, String(req.params.name), storePath, access.actor(req).user?.id ?? null);
     res.status(created ? 201 : 200).json(pinJson(pin));
   });
@@ -45,11 +46,11 @@ export function lifecycleApiRoutes(ctx: ModuleContext, nix: NixCache): void {
     res.status(204).end();
   });
 
-  // Collects now (or, with {"dryRun": true}, answers what a collection would remove).
+  // Collects now (or, with {"dry_run": true}, answers what a collection would remove).
   router.post('/gc', ...writerJson, async (req: Request, res: Response) => {
     const { owner } = await nix.access.opened(await access.require(req, 'write'));
-    const dryRun = (req.body as { dryRun?: unknown } | undefined)?.dryRun;
-    if (dryRun !== undefined && typeof dryRun !== 'boolean') throw new BadRequestError('dryRun must be true or false');
+    const dryRun = jsonFields(req, res)('dry_run', 'dryRun');
+    if (dryRun !== undefined && typeof dryRun !== 'boolean') throw new BadRequestError('dry_run must be true or false');
     res.json(reportJson(await nix.collection.collect(owner, { dryRun: dryRun === true })));
   });
 }
@@ -57,17 +58,17 @@ export function lifecycleApiRoutes(ctx: ModuleContext, nix: NixCache): void {
 function pinJson(pin: PinView) {
   return {
     name: pin.name,
-    storePath: `/nix/store/${pin.storePath}`,
-    createdAt: pin.createdAt.toISOString(),
-    updatedAt: pin.updatedAt.toISOString(),
-    history: pin.history.map((h) => ({ storePath: `/nix/store/${h.storePath}`, pinnedAt: h.pinnedAt.toISOString() })),
+    store_path: `/nix/store/${pin.storePath}`,
+    created_at: pin.createdAt.toISOString(),
+    updated_at: pin.updatedAt.toISOString(),
+    history: pin.history.map((h) => ({ store_path: `/nix/store/${h.storePath}`, pinned_at: h.pinnedAt.toISOString() })),
   };
 }
 
 function reportJson(report: CollectionReport) {
   return {
-    dryRun: report.dryRun,
-    paths: report.items.map((i) => ({ storePath: i.storePath, file: i.file, narSize: i.narSize, bytes: i.bytes, reason: i.reason })),
+    dry_run: report.dryRun,
+    paths: report.items.map((i) => ({ store_path: i.storePath, file: i.file, nar_size: i.narSize, bytes: i.bytes, reason: i.reason })),
     count: report.items.length,
     bytes: report.bytes,
     spared: report.spared,

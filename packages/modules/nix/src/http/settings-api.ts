@@ -3,6 +3,7 @@ import { BadRequestError, formatDuration, NotFoundError, parseDuration, type Mod
 import type { CacheVisibility, NixCache } from '../cache/index.js';
 import { formatPublicKey } from '../format/index.js';
 import { readSmallBody } from './body.js';
+import { jsonFields } from './json-fields.js';
 
 /**
  * Cache administration under `/api/packages/{owner}/nix/-/…` (`-` never starts a Nix
@@ -41,20 +42,20 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
       substituter: nix.substituterUrl(owner),
       priority: settings?.priority ?? null,
       visibility: settings?.visibility ?? 'inherit',
-      effectiveVisibility: visibility,
-      wantMassQuery: settings?.wantMassQuery ?? null,
+      effective_visibility: visibility,
+      want_mass_query: settings?.wantMassQuery ?? null,
       // Garbage collection (docs/garbage-collection.md): null = keep forever / no limit.
       retention: settings?.retentionMs ? formatDuration(settings.retentionMs) : null,
-      maxSize: settings?.maxSize ?? null,
-      publicKeys: keys.map((k) => ({
+      max_size: settings?.maxSize ?? null,
+      public_keys: keys.map((k) => ({
         id: k.id,
         name: k.name,
-        publicKey: k.publicKeyText,
+        public_key: k.publicKeyText,
         active: k.active,
-        createdAt: k.createdAt.toISOString(),
-        retiredAt: k.retiredAt?.toISOString() ?? null,
+        created_at: k.createdAt.toISOString(),
+        retired_at: k.retiredAt?.toISOString() ?? null,
       })),
-      trustedKeys: trustedKeys.map((k) => formatPublicKey(k)),
+      trusted_keys: trustedKeys.map((k) => formatPublicKey(k)),
     };
   }
 
@@ -65,13 +66,14 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
   // Enables the cache (and creates its signing key) and changes its settings.
   router.put('/settings', ...json, async (req: Request, res: Response) => {
     const owner = await adminAndEnable(req);
-    const body = (req.body ?? {}) as { priority?: unknown; visibility?: unknown; wantMassQuery?: unknown; retention?: unknown; maxSize?: unknown };
+    const body = jsonFields(req, res);
+    const wantMassQuery = body('want_mass_query', 'wantMassQuery');
     await nix.admin.update(owner, {
-      priority: body.priority === undefined ? undefined : Number(body.priority),
-      visibility: body.visibility as CacheVisibility | undefined,
-      wantMassQuery: body.wantMassQuery === undefined ? undefined : Boolean(body.wantMassQuery),
-      retentionMs: retentionOf(body.retention),
-      maxSize: maxSizeOf(body.maxSize),
+      priority: body('priority') === undefined ? undefined : Number(body('priority')),
+      visibility: body('visibility') as CacheVisibility | undefined,
+      wantMassQuery: wantMassQuery === undefined ? undefined : Boolean(wantMassQuery),
+      retentionMs: retentionOf(body('retention')),
+      maxSize: maxSizeOf(body('max_size', 'maxSize')),
     });
     res.json(await describe(owner));
   });
@@ -84,16 +86,16 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
 
   router.post('/keys/rotate', async (req: Request, res: Response) => {
     const key = await nix.admin.rotateKey(await adminAndEnable(req));
-    res.status(201).json({ id: key.id, name: key.name, publicKey: key.publicKeyText });
+    res.status(201).json({ id: key.id, name: key.name, public_key: key.publicKeyText });
   });
 
-  // Bring your own key: the body is a Nix secret key file (text/plain) or {"secretKey": "…"}.
+  // Bring your own key: the body is a Nix secret key file (text/plain) or {"secret_key": "…"}.
   router.post('/keys/import', ...json, async (req: Request, res: Response) => {
     const owner = await adminAndEnable(req);
-    const text = req.is('application/json') ? String((req.body as { secretKey?: unknown })?.secretKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
+    const text = req.is('application/json') ? String(jsonFields(req, res)('secret_key', 'secretKey') ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     if (!text.trim()) throw new BadRequestError('send the secret key file (name:base64) as the body');
     const key = await nix.admin.importKey(owner, text);
-    res.status(201).json({ id: key.id, name: key.name, publicKey: key.publicKeyText });
+    res.status(201).json({ id: key.id, name: key.name, public_key: key.publicKeyText });
   });
 
   router.delete('/keys/:id', async (req: Request, res: Response) => {
@@ -106,7 +108,7 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
 
   router.post('/trusted-keys', ...json, async (req: Request, res: Response) => {
     const owner = await adminAndEnable(req);
-    const text = req.is('application/json') ? String((req.body as { publicKey?: unknown })?.publicKey ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
+    const text = req.is('application/json') ? String(jsonFields(req, res)('public_key', 'publicKey') ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
     await nix.admin.trustKey(owner, text);
     res.status(201).json(await describe(owner));
   });
@@ -136,3 +138,4 @@ export function maxSizeOf(value: unknown): number | null | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new BadRequestError('maxSize must be a number of bytes (null: no limit)');
   return value;
 }
+

@@ -52,13 +52,13 @@ describe.each(kinds)('Nix cache administration needs the admin role on %s', (kin
   async function state() {
     const res = await call('founder', 'GET', '-/settings');
     expect(res.status).toBe(200);
-    const s = (await res.json()) as { visibility: string; priority: number; publicKeys: Array<{ id: number; name: string }>; trustedKeys: string[] };
-    return { visibility: s.visibility, priority: s.priority, keys: s.publicKeys.map((k) => k.name), trusted: s.trustedKeys };
+    const s = (await res.json()) as { visibility: string; priority: number; public_keys: Array<{ id: number; name: string }>; trusted_keys: string[] };
+    return { visibility: s.visibility, priority: s.priority, keys: s.public_keys.map((k) => k.name), trusted: s.trusted_keys };
   }
 
   /** Every administrative request, with a body an admin's request would be accepted with. */
   async function adminRequests() {
-    const keys = ((await (await call('founder', 'GET', '-/settings')).json()) as { publicKeys: Array<{ id: number; active: boolean }> }).publicKeys;
+    const keys = ((await (await call('founder', 'GET', '-/settings')).json()) as { public_keys: Array<{ id: number; active: boolean }> }).public_keys;
     const retired = keys.find((k) => !k.active)?.id ?? 999_999;
     const secret = generateSigningKey(`byo-${Math.random().toString(36).slice(2, 8)}`);
     const trusted = formatPublicKey(publicKeyOf(generateSigningKey(`ci-${Math.random().toString(36).slice(2, 8)}`)));

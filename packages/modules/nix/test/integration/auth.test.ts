@@ -205,7 +205,7 @@ describe.each(kinds)('nix cache auth on %s', (kind) => {
     expect(await putExpectingContinue(url, '{"priority":7}', { ...json, authorization: auth.alice! })).toMatchObject({ status: 200, continued: true });
     expect(await (await client('alice').get('nix-cache-info')).text()).toContain('Priority: 7\n');
     const trusted = `${t.url}/api/packages/alice/nix/-/trusted-keys`;
-    const key = JSON.stringify({ publicKey: `expect-1:${Buffer.alloc(32, 9).toString('base64')}` });
+    const key = JSON.stringify({ public_key: `expect-1:${Buffer.alloc(32, 9).toString('base64')}` });
     expect(await putExpectingContinue(trusted, key, { ...json, authorization: auth.aliceRead! }, 'POST')).toMatchObject({ status: 403, continued: false });
     expect(await putExpectingContinue(trusted, key, { ...json, authorization: auth.alice! }, 'POST')).toMatchObject({ status: 201, continued: true });
   });

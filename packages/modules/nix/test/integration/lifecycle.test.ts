@@ -15,8 +15,8 @@ const DAY = 86_400_000;
 const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 interface GcAnswer {
-  dryRun: boolean;
-  paths: Array<{ storePath: string | null; file: string | null; narSize: number | null; bytes: number; reason: string }>;
+  dry_run: boolean;
+  paths: Array<{ store_path: string | null; file: string | null; nar_size: number | null; bytes: number; reason: string }>;
   bytes: number;
   spared: number;
 }
@@ -35,7 +35,7 @@ describe.each(kinds)('nix storage lifecycle on %s', (kind) => {
       days,
     ]);
   const gc = async (client: CacheClient, dryRun: boolean): Promise<GcAnswer> => {
-    const res = await client.admin('gc', { method: 'POST', json: { dryRun } });
+    const res = await client.admin('gc', { method: 'POST', json: { dry_run: dryRun } });
     expect(res.status, await res.clone().text()).toBe(200);
     return (await res.json()) as GcAnswer;
   };
@@ -43,7 +43,7 @@ describe.each(kinds)('nix storage lifecycle on %s', (kind) => {
     const res = await alice.admin('settings', { method: 'PUT', json });
     return { status: res.status, body: (res.status === 200 ? await res.json() : await res.text()) as Record<string, unknown> };
   };
-  const storePathsOf = (answer: GcAnswer) => answer.paths.filter((p) => p.storePath).map((p) => p.storePath!).sort();
+  const storePathsOf = (answer: GcAnswer) => answer.paths.filter((p) => p.store_path).map((p) => p.store_path!).sort();
   /** 200 when the owner's cache holds the path, else 404, read from the database: a narinfo HEAD would count as a use. */
   const status = async (client: CacheClient, p: TestPath) =>
     (await q(`SELECT 1 FROM nix_store_path s JOIN owner o ON o.id = s.owner_id WHERE o.name = $1 AND s.hash_part = $2`, [client.owner, p.hashPart])).length > 0 ? 200 : 404;
@@ -65,37 +65,37 @@ describe.each(kinds)('nix storage lifecycle on %s', (kind) => {
     await q(`DELETE FROM nix_pin`);
     await q(`DELETE FROM package_version WHERE package_id IN (SELECT id FROM package WHERE type = 'nix')`);
     await q(`DELETE FROM package_owner_file WHERE type = 'nix'`);
-    expect((await settings({ retention: null, maxSize: null })).status).toBe(200);
+    expect((await settings({ retention: null, max_size: null })).status).toBe(200);
   });
   afterEach(async () => {
     expect(await danglingReferences()).toEqual([]);
   });
 
-  it('takes retention as a duration and maxSize in bytes, and refuses anything else', async () => {
-    let r = await settings({ retention: '30d', maxSize: 1_000_000 });
-    expect(r.body).toMatchObject({ retention: '30d', maxSize: 1_000_000 });
+  it('takes retention as a duration and max_size in bytes, and refuses anything else', async () => {
+    let r = await settings({ retention: '30d', max_size: 1_000_000 });
+    expect(r.body).toMatchObject({ retention: '30d', max_size: 1_000_000 });
     r = await settings({ retention: '1h30m' });
-    expect(r.body).toMatchObject({ retention: '1h30m', maxSize: 1_000_000 });
-    for (const bad of [{ retention: '30 days' }, { retention: 30 }, { retention: '60' }, { maxSize: -1 }, { maxSize: '1GB' }, { maxSize: 1.5 }]) {
+    expect(r.body).toMatchObject({ retention: '1h30m', max_size: 1_000_000 });
+    for (const bad of [{ retention: '30 days' }, { retention: 30 }, { retention: '60' }, { max_size: -1 }, { max_size: '1GB' }, { max_size: 1.5 }]) {
       r = await settings(bad);
       expect(r.status, JSON.stringify(bad)).toBe(400);
     }
-    r = await settings({ retention: '0', maxSize: null });
-    expect(r.body).toMatchObject({ retention: null, maxSize: null });
+    r = await settings({ retention: '0', max_size: null });
+    expect(r.body).toMatchObject({ retention: null, max_size: null });
     const read = await (await alice.admin('settings')).json();
-    expect(read).toMatchObject({ retention: null, maxSize: null });
+    expect(read).toMatchObject({ retention: null, max_size: null });
   });
 
   it('pins a path in the cache, moves the pin keeping its history, lists, unpins; a pinned path cannot be deleted', async () => {
     const v1 = makePath({ name: 'release-1.0', compression: 'none' });
     const v2 = makePath({ name: 'release-2.0', compression: 'none' });
     await alice.push(v1, v2);
-    const pin = (name: string, storePath: unknown) => alice.admin(`pins/${name}`, { method: 'PUT', json: { storePath } });
+    const pin = (name: string, storePath: unknown) => alice.admin(`pins/${name}`, { method: 'PUT', json: { store_path: storePath } });
 
     expect((await pin('stable', `/nix/store/${makePath().baseName}`)).status).toBe(404);
     expect((await pin('stable', '/nix/store/not-a-path')).status).toBe(400);
     expect((await pin('-bad', `/nix/store/${v1.baseName}`)).status).toBe(400);
-    expect((await alice.as(undefined).admin('pins/stable', { method: 'PUT', json: { storePath: `/nix/store/${v1.baseName}` } })).status).toBe(401);
+    expect((await alice.as(undefined).admin('pins/stable', { method: 'PUT', json: { store_path: `/nix/store/${v1.baseName}` } })).status).toBe(401);
 
     let res = await pin('stable', `/nix/store/${v1.baseName}`);
     expect(res.status).toBe(201);
@@ -103,8 +103,8 @@ describe.each(kinds)('nix storage lifecycle on %s', (kind) => {
     res = await pin('stable', `/nix/store/${v2.baseName}`);
     expect(res.status).toBe(200);
     const moved = await res.json();
-    expect(moved.storePath).toBe(`/nix/store/${v2.baseName}`);
-    expect(moved.history.map((h: { storePath: string }) => h.storePath)).toEqual([`/nix/store/${v2.baseName}`, `/nix/store/${v1.baseName}`]);
+    expect(moved.store_path).toBe(`/nix/store/${v2.baseName}`);
+    expect(moved.history.map((h: { store_path: string }) => h.store_path)).toEqual([`/nix/store/${v2.baseName}`, `/nix/store/${v1.baseName}`]);
     const list = await (await alice.admin('pins')).json();
     expect(list.pins.map((p: { name: string }) => p.name)).toEqual(['stable']);
 
@@ -123,7 +123,7 @@ describe.each(kinds)('nix storage lifecycle on %s', (kind) => {
     const appB = makePath({ name: 'app-b-1.0', references: [libB], compression: 'none' });
     await alice.push(base, libA, appA, libB, appB);
     await age(60, base, libA, appA, libB, appB);
-    expect((await alice.admin(`pins/release`, { method: 'PUT', json: { storePath: `/nix/store/${appA.baseName}` } })).status).toBe(201);
+    expect((await alice.admin(`pins/release`, { method: 'PUT', json: { store_path: `/nix/store/${appA.baseName}` } })).status).toBe(201);
 
     // Without retention nothing is garbage.
     expect((await gc(alice, true)).paths).toEqual([]);
@@ -131,15 +131,15 @@ describe.each(kinds)('nix storage lifecycle on %s', (kind) => {
     const dry = await gc(alice, true);
     expect(storePathsOf(dry)).toEqual([appB, libB].map((p) => `/nix/store/${p.baseName}`).sort());
     // Referrers first: app-b before lib-b.
-    expect(dry.paths.map((p) => p.storePath)).toEqual([`/nix/store/${appB.baseName}`, `/nix/store/${libB.baseName}`]);
+    expect(dry.paths.map((p) => p.store_path)).toEqual([`/nix/store/${appB.baseName}`, `/nix/store/${libB.baseName}`]);
     expect(dry.paths.every((p) => p.reason === 'retention')).toBe(true);
-    expect(dry.paths.find((p) => p.storePath?.includes(libB.baseName))).toMatchObject({ narSize: libB.nar.length, bytes: libB.file.length });
+    expect(dry.paths.find((p) => p.store_path?.includes(libB.baseName))).toMatchObject({ nar_size: libB.nar.length, bytes: libB.file.length });
     expect(dry.bytes).toBe(appB.file.length + libB.file.length);
     // A dry run removes nothing.
     expect(await status(alice, appB)).toBe(200);
 
     const wet = await gc(alice, false);
-    expect(wet).toMatchObject({ dryRun: false, bytes: dry.bytes, spared: 0 });
+    expect(wet).toMatchObject({ dry_run: false, bytes: dry.bytes, spared: 0 });
     expect(storePathsOf(wet)).toEqual(storePathsOf(dry));
     for (const p of [appB, libB]) {
       expect(await status(alice, p)).toBe(404);
@@ -186,14 +186,14 @@ describe.each(kinds)('nix storage lifecycle on %s', (kind) => {
     await age(5, old);
     await age(3, mid);
     const total = [lib, old, mid, fresh].reduce((n, p) => n + p.file.length, 0);
-    await settings({ maxSize: total - 1 });
+    await settings({ max_size: total - 1 });
     let dry = await gc(alice, true);
-    expect(dry.paths.map((p) => [p.storePath, p.reason])).toEqual([[`/nix/store/${old.baseName}`, 'size-limit']]);
-    await settings({ maxSize: fresh.file.length });
+    expect(dry.paths.map((p) => [p.store_path, p.reason])).toEqual([[`/nix/store/${old.baseName}`, 'size-limit']]);
+    await settings({ max_size: fresh.file.length });
     dry = await gc(alice, true);
     // In deletion order: the roots first, lib once old-app (its referrer) is gone.
     expect(storePathsOf(dry)).toEqual([old, mid, lib].map((p) => `/nix/store/${p.baseName}`).sort());
-    expect(dry.paths.at(-1)!.storePath).toBe(`/nix/store/${lib.baseName}`);
+    expect(dry.paths.at(-1)!.store_path).toBe(`/nix/store/${lib.baseName}`);
     expect(storePathsOf(await gc(alice, false))).toEqual(storePathsOf(dry));
     expect(await status(alice, fresh)).toBe(200);
   });
@@ -210,7 +210,7 @@ describe.each(kinds)('nix storage lifecycle on %s', (kind) => {
       [`ls/${orphan.fileName}`, 'orphan-upload'],
       [`nar/${orphan.fileName}`, 'orphan-upload'],
     ]);
-    expect(dry.paths.find((p) => p.file?.startsWith('nar/'))).toMatchObject({ storePath: null, narSize: orphan.nar.length, bytes: orphan.file.length });
+    expect(dry.paths.find((p) => p.file?.startsWith('nar/'))).toMatchObject({ store_path: null, nar_size: orphan.nar.length, bytes: orphan.file.length });
     await gc(alice, false);
     expect((await alice.head(orphan.url)).status).toBe(404);
     expect((await alice.head(kept.url)).status).toBe(200);

@@ -330,18 +330,23 @@ describe.each(kinds)('nix cache routes on %s', (kind) => {
         substituter: `${t.url}/api/packages/alice/nix`,
         priority: 41,
         visibility: 'inherit',
-        effectiveVisibility: 'public',
-        wantMassQuery: true,
+        effective_visibility: 'public',
+        want_mass_query: true,
       });
-      expect((settings.publicKeys as Array<{ publicKey: string; active: boolean }>).map((k) => k.publicKey)).toEqual([await alice.publicKey()]);
+      expect((settings.public_keys as Array<{ public_key: string; active: boolean }>).map((k) => k.public_key)).toEqual([await alice.publicKey()]);
 
-      const changed = await alice.admin('settings', { method: 'PUT', json: { priority: 30, wantMassQuery: false } });
+      const changed = await alice.admin('settings', { method: 'PUT', json: { priority: 30, want_mass_query: false } });
       expect(changed.status).toBe(200);
-      expect(await changed.json()).toMatchObject({ priority: 30, wantMassQuery: false });
+      expect(changed.headers.get('deprecation')).toBeNull();
+      expect(await changed.json()).toMatchObject({ priority: 30, want_mass_query: false });
       expect(await (await anon.get('nix-cache-info')).text()).toBe('StoreDir: /nix/store\nWantMassQuery: 0\nPriority: 30\n');
       await expect400(alice.admin('settings', { method: 'PUT', json: { priority: 'high' } }), /priority/);
       await expect400(alice.admin('settings', { method: 'PUT', json: { visibility: 'secret' } }), /visibility/);
-      expect((await alice.admin('settings', { method: 'PUT', json: { priority: 41, wantMassQuery: true } })).status).toBe(200);
+      // The camelCase spelling of before is still accepted for a release, flagged as deprecated.
+      const deprecated = await alice.admin('settings', { method: 'PUT', json: { priority: 41, wantMassQuery: true } });
+      expect(deprecated.status).toBe(200);
+      expect(deprecated.headers.get('deprecation')).toBe('true');
+      expect(await deprecated.json()).toMatchObject({ priority: 41, want_mass_query: true });
       expect((await anon.admin('settings', { method: 'PUT', json: { priority: 1 } })).status).toBe(401);
     });
 
@@ -356,7 +361,7 @@ describe.each(kinds)('nix cache routes on %s', (kind) => {
       const bob = await t.createUser('bob');
       const res = await anon.of('bob').admin('settings');
       expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ owner: 'bob', enabled: false, publicKeys: [] });
+      expect(await res.json()).toMatchObject({ owner: 'bob', enabled: false, public_keys: [] });
       expect((await anon.of('bob').get('nix-cache-info')).status).toBe(404);
       expect((await anon.of('bob').admin('public-key')).status).toBe(404);
       void bob;

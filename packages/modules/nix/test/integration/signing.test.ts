@@ -130,7 +130,7 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       const trusted = generateSigningKey('ci.example-1');
       const added = await alice.admin('trusted-keys', { method: 'POST', body: formatPublicKey(publicKeyOf(trusted)) + '\n' });
       expect(added.status).toBe(201);
-      expect(((await added.json()) as { trustedKeys: string[] }).trustedKeys).toEqual([formatPublicKey(publicKeyOf(trusted))]);
+      expect(((await added.json()) as { trusted_keys: string[] }).trusted_keys).toEqual([formatPublicKey(publicKeyOf(trusted))]);
 
       const p = makePath({ name: 'ci-built' });
       expect((await alice.putNar(p)).status).toBe(201);
@@ -159,16 +159,16 @@ describe.each(kinds)('nix signing on %s', (kind) => {
 
     it('manages trusted keys: JSON or text, 409 for a duplicate name, 400 for nonsense, DELETE', async () => {
       const key = publicKeyOf(generateSigningKey('laptop-1'));
-      const added = await alice.admin('trusted-keys', { method: 'POST', json: { publicKey: formatPublicKey(key) } });
+      const added = await alice.admin('trusted-keys', { method: 'POST', json: { public_key: formatPublicKey(key) } });
       expect(added.status).toBe(201);
-      expect(((await added.json()) as { trustedKeys: string[] }).trustedKeys).toContain(formatPublicKey(key));
+      expect(((await added.json()) as { trusted_keys: string[] }).trusted_keys).toContain(formatPublicKey(key));
       expect((await alice.admin('trusted-keys', { method: 'POST', body: formatPublicKey(key) })).status).toBe(409);
       await expect400(alice.admin('trusted-keys', { method: 'POST', body: 'laptop-2:notbase64!' }), /public key/);
       await expect400(alice.admin('trusted-keys', { method: 'POST', body: `laptop-2:${Buffer.alloc(31).toString('base64')}` }), /public key/);
       expect((await alice.admin('trusted-keys/laptop-1', { method: 'DELETE' })).status).toBe(204);
       expect((await alice.admin('trusted-keys/laptop-1', { method: 'DELETE' })).status).toBe(404);
-      const settings = (await (await alice.admin('settings')).json()) as { trustedKeys: string[] };
-      expect(settings.trustedKeys).not.toContain(formatPublicKey(key));
+      const settings = (await (await alice.admin('settings')).json()) as { trusted_keys: string[] };
+      expect(settings.trusted_keys).not.toContain(formatPublicKey(key));
     });
   });
 
@@ -183,8 +183,8 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       before = makePath({ name: 'before-rotation' });
       await dave.push(before);
       key1 = parsePublicKey(await dave.publicKey());
-      const settings = (await (await dave.admin('settings')).json()) as { publicKeys: Array<{ id: number; name: string }> };
-      key1Id = settings.publicKeys[0]!.id;
+      const settings = (await (await dave.admin('settings')).json()) as { public_keys: Array<{ id: number; name: string }> };
+      key1Id = settings.public_keys[0]!.id;
     });
 
     const signatureRows = async (keyId: number) =>
@@ -193,7 +193,7 @@ describe.each(kinds)('nix signing on %s', (kind) => {
     it('rotates: the new key signs from then on, the old signature is still served, reads sign lazily once', async () => {
       const rotated = await dave.admin('keys/rotate', { method: 'POST' });
       expect(rotated.status).toBe(201);
-      const { id: key2Id, name, publicKey } = (await rotated.json()) as { id: number; name: string; publicKey: string };
+      const { id: key2Id, name, public_key: publicKey } = (await rotated.json()) as { id: number; name: string; public_key: string };
       expect(name).toBe('127.0.0.1-dave-2');
       const key2 = parsePublicKey(publicKey);
       expect(await dave.publicKey()).toBe(publicKey);
@@ -225,8 +225,8 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       expect([...sigs.keys()]).toEqual([key2.name]);
       expect(verifies(after, sigs.get(key2.name), key2)).toBe(true);
 
-      const settings = (await (await dave.admin('settings')).json()) as { publicKeys: Array<{ id: number; name: string; active: boolean; retiredAt: string | null }> };
-      expect(settings.publicKeys.map((k) => [k.name, k.active, k.retiredAt === null])).toEqual([
+      const settings = (await (await dave.admin('settings')).json()) as { public_keys: Array<{ id: number; name: string; active: boolean; retired_at: string | null }> };
+      expect(settings.public_keys.map((k) => [k.name, k.active, k.retired_at === null])).toEqual([
         [key2.name, true, true],
         [key1.name, false, false],
       ]);
@@ -263,7 +263,7 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       const publicText = readFileSync(path.join(FIXTURES, 'keys/test-2.public'), 'utf8').trim();
       const imported = await erin.admin('keys/import', { method: 'POST', body: secretText });
       expect(imported.status).toBe(201);
-      expect(await imported.json()).toMatchObject({ name: 'test-2', publicKey: publicText });
+      expect(await imported.json()).toMatchObject({ name: 'test-2', public_key: publicText });
       expect(await erin.publicKey()).toBe(publicText);
       const key = parsePublicKey(publicText);
       const { sigs } = await servedSigs(erin, p);
@@ -286,9 +286,17 @@ describe.each(kinds)('nix signing on %s', (kind) => {
 
     it('imports a key sent as JSON or with a trailing newline; refuses what is not a secret key', async () => {
       const own = generateSigningKey('erin.example.org-1');
-      const res = await erin.admin('keys/import', { method: 'POST', json: { secretKey: formatSecretKey(own) } });
+      const res = await erin.admin('keys/import', { method: 'POST', json: { secret_key: formatSecretKey(own) } });
       expect(res.status).toBe(201);
+      expect(res.headers.get('deprecation')).toBeNull();
       expect(await erin.publicKey()).toBe(formatPublicKey(publicKeyOf(own)));
+      // The camelCase spelling of before is accepted for one release, and flagged as deprecated.
+      const old = generateSigningKey('erin.example.org-old');
+      const deprecated = await erin.admin('keys/import', { method: 'POST', json: { secretKey: formatSecretKey(old) } });
+      expect(deprecated.status).toBe(201);
+      expect(deprecated.headers.get('deprecation')).toBe('true');
+      expect(deprecated.headers.get('warning')).toContain('use secret_key');
+      expect(await erin.publicKey()).toBe(formatPublicKey(publicKeyOf(old)));
       const withNewline = generateSigningKey('erin.example.org-2');
       expect((await erin.admin('keys/import', { method: 'POST', body: formatSecretKey(withNewline) + '\n' })).status).toBe(201);
       expect(await erin.publicKey()).toBe(formatPublicKey(publicKeyOf(withNewline)));

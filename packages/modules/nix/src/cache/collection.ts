@@ -126,6 +126,8 @@ export class CacheCollection {
     let done = 0;
     for (const batch of plan.batches) {
       if (options.signal?.aborted) return report;
+      // Reads this process answered since the plan count before the batch re-checks them.
+      await this.deps.accesses.flush();
       const result = await this.deps.deletion.collectBatch(
         owner,
         batch.map((hashPart) => ({ hashPart, lastUsed: byHash.get(hashPart)!.lastUsed })),

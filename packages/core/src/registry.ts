@@ -118,6 +118,8 @@ export interface ListPackagesQuery {
   types?: readonly string[];
   /** Substring of the package name, case-insensitive. */
   query?: string;
+  /** The package name exactly (case-insensitive). */
+  name?: string;
   offset?: number;
   limit?: number;
 }

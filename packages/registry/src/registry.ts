@@ -477,6 +477,10 @@ function packageFilter(query: ListPackagesQuery, prefix = ''): { clause: string;
     params.push(`%${escapeLike(query.query.toLowerCase())}%`);
     where.push(`${prefix}lower_name LIKE $${params.length}`);
   }
+  if (query.name !== undefined) {
+    params.push(query.name.toLowerCase());
+    where.push(`${prefix}lower_name = $${params.length}`);
+  }
   return { clause: where.join(' AND '), params };
 }
 

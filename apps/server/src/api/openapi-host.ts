@@ -78,6 +78,21 @@ export const hostPaths: Record<string, Record<string, unknown>> = {
       },
     },
   },
+  '/api/v1/packages/{owner}/{type}/{name}': {
+    parameters: versionParams.slice(0, 3),
+    get: {
+      operationId: 'listPackageVersions',
+      tags: ['package'],
+      summary: 'Gets all versions of a package, newest first (Gitea 1.24; scope read:package)',
+      security: [{ AccessToken: [] }, {}],
+      parameters: [queryParam('page', 'page number of results to return (1-based)', { type: 'integer' }), queryParam('limit', 'page size of results (default 30, at most 50)', { type: 'integer' })],
+      responses: { '200': json({ type: 'array', items: ref('Package') }, 'PackageList'), ...denied },
+    },
+  },
+  '/api/v1/packages/{owner}/{type}/{name}/-/latest': {
+    parameters: versionParams.slice(0, 3),
+    get: { operationId: 'getLatestPackageVersion', tags: ['package'], summary: 'Gets the latest version of a package (Gitea 1.24; scope read:package)', security: [{ AccessToken: [] }, {}], responses: { '200': json(ref('Package'), 'Package'), ...denied } },
+  },
   '/api/v1/packages/{owner}/{type}/{name}/{version}': {
     parameters: versionParams,
     get: { operationId: 'getPackage', tags: ['package'], summary: 'Gets a package version (scope read:package)', security: [{ AccessToken: [] }, {}], responses: { '200': json(ref('Package'), 'Package'), ...denied } },

@@ -103,6 +103,37 @@ export function packagesApiRouter(deps: PackagesApiDeps): Router {
     res.json(await Promise.all(items.map((item) => toApiPackage(owner, item, viewer, creatorOf))));
   });
 
+  /** The owner and type of a package route, after the read check on that type. */
+  async function packageOwner(req: Request): Promise<Owner> {
+    const type = String(req.params.type);
+    if (!deps.types.includes(type)) throw hidden(req);
+    const owner = await deps.owners.findByName(String(req.params.owner));
+    if (!owner) throw hidden(req);
+    await access.forType(type).check(access.actor(req), owner, 'read');
+    return owner;
+  }
+
+  // Gitea 1.24: the versions of one package, newest first, paged like the list.
+  router.get('/api/v1/packages/:owner/:type/:name', async (req, res) => {
+    const owner = await packageOwner(req);
+    const type = String(req.params.type);
+    const page = pageOf(req);
+    const { items, total } = await registry.searchVersions({ ownerId: owner.id, type, name: String(req.params.name), offset: page.offset, limit: page.limit });
+    if (total === 0) throw new NotFoundError('package not found');
+    setPageHeaders(req, res, baseUrl, page, total);
+    const viewer = viewerOf(req);
+    const creatorOf = creatorLookup();
+    res.json(await Promise.all(items.map((item) => toApiPackage(owner, item, viewer, creatorOf))));
+  });
+
+  // Gitea 1.24: the newest version of one package.
+  router.get('/api/v1/packages/:owner/:type/:name/-/latest', async (req, res) => {
+    const owner = await packageOwner(req);
+    const { items } = await registry.searchVersions({ ownerId: owner.id, type: String(req.params.type), name: String(req.params.name), limit: 1 });
+    if (items.length === 0) throw new NotFoundError('package not found');
+    res.json(await toApiPackage(owner, items[0]!, viewerOf(req)));
+  });
+
   router.get('/api/v1/packages/:owner/:type/:name/:version', async (req, res) => {
     const { owner, found } = await versionFor(req, 'read');
     res.json(await toApiPackage(owner, found, viewerOf(req)));

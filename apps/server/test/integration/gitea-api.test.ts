@@ -117,6 +117,17 @@ describe.each(kinds)('Gitea API through gitea-js on %s', (kind) => {
     expect(files[0]!.id).toBeGreaterThan(0);
   });
 
+  it('lists the versions of one package and gets its latest (Gitea 1.24 calls, through the client\'s request method)', async () => {
+    // gitea-js 1.23 predates these two calls; its generic request method sends them the same way.
+    const versions = await alice.request<Array<{ version: string }>, APIError>({ path: '/packages/alice/generic/tool', method: 'GET', query: { limit: 2 }, secure: true, format: 'json' });
+    expect(versions.data.map((p) => p.version)).toEqual(['2.0', '1.1']);
+    expect(versions.headers.get('x-total-count')).toBe('3');
+    const latest = await alice.request<{ name: string; version: string }, APIError>({ path: '/packages/alice/generic/TOOL/-/latest', method: 'GET', secure: true, format: 'json' });
+    expect(latest.data).toMatchObject({ name: 'tool', version: '2.0' });
+    expect((await failure(alice.request({ path: '/packages/alice/generic/nothing/-/latest', method: 'GET', secure: true, format: 'json' }))).status).toBe(404);
+    expect((await failure(anonymous.request({ path: '/packages/carol/generic/hidden', method: 'GET', secure: true, format: 'json' }))).status).toBe(401);
+  });
+
   it('answers errors in Gitea\'s shape: 404 for a missing version, 401 anonymous and 404 for others on a private owner', async () => {
     const missing = await failure(alice.packages.getPackage('alice', 'generic', 'tool', '9.9'));
     expect(missing).toEqual({ status: 404, error: { message: 'package version not found', url: `${t.url}/api/swagger` } });

@@ -136,6 +136,7 @@ export class CacheCollection {
       report.spared += result.spared.length;
       done += batch.length;
       progress(done, total);
+      this.deps.logger.debug('collection batch done', { owner: owner.name, deleted: result.deleted.length, spared: result.spared.length, done, total });
     }
     for (const o of orphans) {
       if (options.signal?.aborted) return report;

@@ -6,6 +6,7 @@ import {
   RangeNotSatisfiableError,
   type BlobStore,
   type ByteRange,
+  type BlobDigests,
   type StagedBlob,
   type StageOptions,
   type StoredBlobInfo,
@@ -177,6 +178,7 @@ type StagedState = 'staged' | 'discarded';
 class LocalStagedBlob implements StagedBlob {
   readonly sha256: string;
   readonly size: number;
+  readonly digests?: BlobDigests;
   #state: StagedState = 'staged';
   readonly #serial = new Serializer();
   /** The content address holds the bytes; only the directory syncs may remain. */
@@ -192,6 +194,7 @@ class LocalStagedBlob implements StagedBlob {
   ) {
     this.sha256 = file.sha256;
     this.size = file.size;
+    this.digests = file.digests;
     this.#dirsToSync = [dirname(targetPath)];
   }
 

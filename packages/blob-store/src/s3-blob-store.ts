@@ -26,6 +26,7 @@ import {
   type BlobStore,
   type ByteRange,
   type PresignOptions,
+  type BlobDigests,
   type StagedBlob,
   type StageOptions,
   type StoredBlobInfo,
@@ -350,6 +351,7 @@ export class S3BlobStore implements BlobStore {
 class S3StagedBlob implements StagedBlob {
   readonly sha256: string;
   readonly size: number;
+  readonly digests?: BlobDigests;
   #discarded = false;
   readonly #serial = new Serializer();
 
@@ -360,6 +362,7 @@ class S3StagedBlob implements StagedBlob {
   ) {
     this.sha256 = file.sha256;
     this.size = file.size;
+    this.digests = file.digests;
   }
 
   promote(): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StageOptions } from '@forge/core';
+import type { BlobDigests, StageOptions } from '@forge/core';
 import { streamToFile } from './stream-to-file.js';
 
 /** A fully written, fdatasynced and hashed staging file. */
@@ -10,6 +10,7 @@ export interface StagingFile {
   readonly path: string;
   readonly sha256: string;
   readonly size: number;
+  readonly digests?: BlobDigests;
 }
 
 const STAGING_SUFFIX = '.tmp';
@@ -37,7 +38,7 @@ export class StagingArea {
   }
 
   async write(source: AsyncIterable<Uint8Array>, options: StageOptions = {}): Promise<StagingFile> {
-    const { maxSize, signal } = options;
+    const { maxSize, signal, extraDigests } = options;
     if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && maxSize >= 0)) {
       throw new RangeError(`maxSize must be a non-negative integer, got ${maxSize}`);
     }
@@ -48,9 +49,9 @@ export class StagingArea {
     let file: FileHandle | undefined;
     try {
       file = await this.#create(path);
-      const { sha256, size } = await streamToFile(source, file, { maxSize, signal, bufferSize: this.#bufferSize });
+      const { sha256, size, digests } = await streamToFile(source, file, { maxSize, signal, bufferSize: this.#bufferSize, extraDigests });
       await file.close();
-      return { name, path, sha256, size };
+      return { name, path, sha256, size, digests };
     } catch (error) {
       await file?.close().catch(() => {});
       await rm(path, { force: true }).catch(() => {});

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { PayloadTooLargeError } from '@forge/core';
+import { PayloadTooLargeError, type BlobDigests } from '@forge/core';
 
 export interface StreamToFileOptions {
   /** Reject with PayloadTooLargeError as soon as more than this many bytes arrived. */
@@ -8,11 +8,14 @@ export interface StreamToFileOptions {
   signal?: AbortSignal;
   /** Bytes gathered before one pwrite(2). At most two such buffers exist per stream. */
   bufferSize: number;
+  /** Also compute md5, sha1 and sha512. */
+  extraDigests?: boolean;
 }
 
 export interface StreamedFile {
   sha256: string;
   size: number;
+  digests?: BlobDigests;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function streamToFile(
   signal?.throwIfAborted();
 
   const hash = createHash('sha256');
+  const extra = options.extraDigests ? { md5: createHash('md5'), sha1: createHash('sha1'), sha512: createHash('sha512') } : null;
   let size = 0;
   let position = 0;
   let filling: Buffer | null = null;
@@ -142,6 +146,7 @@ export async function streamToFile(
       }
       size += chunk.length;
       hash.update(chunk);
+      if (extra) for (const h of Object.values(extra)) h.update(chunk);
       for (let offset = 0; offset < chunk.length; ) {
         if (!filling) {
           filling = spare ?? Buffer.allocUnsafe(bufferSize);
@@ -162,7 +167,8 @@ export async function streamToFile(
     // that survives a crash must never expose a blob whose bytes did not.
     await file.datasync();
     signal?.throwIfAborted();
-    return { sha256: hash.digest('hex'), size };
+    const digests = extra ? { md5: extra.md5.digest('hex'), sha1: extra.sha1.digest('hex'), sha512: extra.sha512.digest('hex') } : undefined;
+    return { sha256: hash.digest('hex'), size, digests };
   } catch (error) {
     if (!sourceFinished) {
       // Not awaited: a source stalled in next() settles its return() only after that pull.

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from 'typeorm';
-import type { ByteRange, StagedBlob, StageOptions } from './blob-store.js';
+import type { BlobDigests, ByteRange, StagedBlob, StageOptions } from './blob-store.js';
 
 export interface PackageRecord {
   id: number;
@@ -41,6 +41,8 @@ export interface FileRecord {
   isLead: boolean;
   sha256: string;
   size: number;
+  /** md5, sha1 and sha512 of the blob, when it was staged with them (`StageOptions.extraDigests`). */
+  digests?: BlobDigests | null;
   createdAt: Date;
 }
 

@@ -5,6 +5,7 @@ import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
 import { hostEntities } from './entities.js';
 import { HostSchema1732406400000 } from './migrations/1732406400000-host-schema.js';
 import { SignInThrottle1796098695474 } from './migrations/1796098695474-sign-in-throttle.js';
+import { BlobDigests1796300000000 } from './migrations/1796300000000-blob-digests.js';
 import { pgliteDriver } from './pglite-pool.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -35,7 +36,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const hostMigrations = [HostSchema1732406400000, SignInThrottle1796098695474];
+export const hostMigrations = [HostSchema1732406400000, SignInThrottle1796098695474, BlobDigests1796300000000];
 
 /** Arbitrary constant: the advisory lock that serialises migrations across processes. */
 const MIGRATION_LOCK_ID = 0x466f7267; // "Forg"

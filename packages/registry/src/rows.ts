@@ -44,6 +44,7 @@ export const toFile = (r: Row): FileRecord => ({
   isLead: Boolean(r.is_lead),
   sha256: String(r.sha256),
   size: num(r.size),
+  digests: r.hash_md5 && r.hash_sha1 && r.hash_sha512 ? { md5: String(r.hash_md5), sha1: String(r.hash_sha1), sha512: String(r.hash_sha512) } : null,
   createdAt: date(r.created_at),
 });
 
@@ -67,5 +68,5 @@ export const toProperty = (r: Row): PropertyRecord => ({
   value: String(r.value),
 });
 
-export const FILE_COLUMNS = `f.id, f.version_id, f.blob_id, f.name, f.lower_name, f.composite_key, f.is_lead, f.created_at, b.sha256, b.size`;
+export const FILE_COLUMNS = `f.id, f.version_id, f.blob_id, f.name, f.lower_name, f.composite_key, f.is_lead, f.created_at, b.sha256, b.size, b.hash_md5, b.hash_sha1, b.hash_sha512`;
 export const OWNER_FILE_COLUMNS = `o.id, o.owner_id, o.type, o.key, o.blob_id, o.properties, o.created_at, b.sha256, b.size`;

@@ -88,9 +88,13 @@ export class Transaction implements RegistryTransaction {
       this.staged.add(blob);
       // Touching created_at on reuse keeps a just-reused blob out of the cleanup's grace window.
       const [row] = await this.q(
-        `INSERT INTO package_blob (sha256, size) VALUES ($1, $2)
-         ON CONFLICT (sha256) DO UPDATE SET created_at = now() RETURNING *, (xmax = 0) AS inserted`,
-        [blob.sha256, blob.size],
+        `INSERT INTO package_blob (sha256, size, hash_md5, hash_sha1, hash_sha512) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (sha256) DO UPDATE SET created_at = now(),
+           hash_md5 = coalesce(package_blob.hash_md5, EXCLUDED.hash_md5),
+           hash_sha1 = coalesce(package_blob.hash_sha1, EXCLUDED.hash_sha1),
+           hash_sha512 = coalesce(package_blob.hash_sha512, EXCLUDED.hash_sha512)
+         RETURNING *, (xmax = 0) AS inserted`,
+        [blob.sha256, blob.size, blob.digests?.md5 ?? null, blob.digests?.sha1 ?? null, blob.digests?.sha512 ?? null],
       );
       // A row that existed was committed by a writer whose object was in place (and stays
       // while a row exists); a new row's object was promoted before this transaction took

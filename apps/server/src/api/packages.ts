@@ -155,10 +155,11 @@ export function packagesApiRouter(deps: PackagesApiDeps): Router {
 }
 
 /**
- * Gitea's `PackageFile`, whose size field is spelled `Size` (so its clients read it). The
- * registry keeps each blob's sha256 only (its content address); md5, sha1 and sha512 are
- * empty (docs/api.md).
+ * Gitea's `PackageFile`, whose size field is spelled `Size` (so its clients read it). md5,
+ * sha1 and sha512 are there when the upload computed them (generic packages); the Nix
+ * cache's files have their sha256 only, and the others are empty (docs/api.md).
  */
 function toApiFile(file: FileRecord) {
-  return { id: file.id, Size: file.size, name: file.name, md5: '', sha1: '', sha256: file.sha256.trim(), sha512: '' };
+  const d = file.digests;
+  return { id: file.id, Size: file.size, name: file.name, md5: d?.md5 ?? '', sha1: d?.sha1 ?? '', sha256: file.sha256.trim(), sha512: d?.sha512 ?? '' };
 }

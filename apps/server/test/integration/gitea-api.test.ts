@@ -106,13 +106,20 @@ describe.each(kinds)('Gitea API through gitea-js on %s', (kind) => {
     expect((await alice.packages.listPackages('alice', { page: 7, limit: 1 })).data).toEqual([]);
   });
 
-  it('gets one version and lists its files with size and sha256', async () => {
+  it('gets one version and lists its files with size and md5, sha1, sha256 and sha512', async () => {
     const { data } = await alice.packages.getPackage('alice', 'generic', 'tool', '1.1');
     expect(data).toMatchObject({ name: 'tool', version: '1.1', type: 'generic' });
     const { data: files } = await alice.packages.listPackageFiles('alice', 'generic', 'tool', '1.1');
     const body = 'tool 1.1';
     expect(files).toEqual([
-      expect.objectContaining({ name: 'tool-1.1.tar.gz', Size: body.length, sha256: createHash('sha256').update(body).digest('hex') }),
+      expect.objectContaining({
+        name: 'tool-1.1.tar.gz',
+        Size: body.length,
+        md5: createHash('md5').update(body).digest('hex'),
+        sha1: createHash('sha1').update(body).digest('hex'),
+        sha256: createHash('sha256').update(body).digest('hex'),
+        sha512: createHash('sha512').update(body).digest('hex'),
+      }),
     ]);
     expect(files[0]!.id).toBeGreaterThan(0);
   });

@@ -102,6 +102,18 @@ export function describeBlobStoreContract(name: string, setup: () => Promise<Con
       expect(await readAll(await store.open(hash))).toEqual(bytes);
     });
 
+    it('computes md5, sha1 and sha512 while staging only when asked to', async () => {
+      const bytes = randomBytes(50_000);
+      const plain = await store.stage(chunksOf(bytes, 777));
+      expect(plain.digests).toBeUndefined();
+      await plain.discard();
+      const staged = await store.stage(chunksOf(bytes, 777), { extraDigests: true });
+      const hex = (algorithm: string) => createHash(algorithm).update(bytes).digest('hex');
+      expect(staged.digests).toEqual({ md5: hex('md5'), sha1: hex('sha1'), sha512: hex('sha512') });
+      expect(staged.sha256).toBe(hex('sha256'));
+      await staged.discard();
+    });
+
     it('stores the empty blob', async () => {
       const staged = await store.stage(chunksOf(new Uint8Array(0), 1));
       expect(staged).toMatchObject({ sha256: sha256(new Uint8Array(0)), size: 0 });

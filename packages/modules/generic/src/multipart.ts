@@ -10,7 +10,7 @@ import type { RegistryService, StagedBlob } from '@forge/core';
 export function multipartUpload(registry: RegistryService, maxSize: number) {
   const storage: multer.StorageEngine = {
     _handleFile(_req, file, callback) {
-      registry.stageBlob(file.stream, { maxSize }).then(
+      registry.stageBlob(file.stream, { maxSize, extraDigests: true }).then(
         (staged) => callback(null, { size: staged.size, staged } as Partial<Express.Multer.File>),
         (err: Error) => callback(err),
       );

@@ -69,7 +69,8 @@ describe.each(kinds)('store paths as versions through gitea-js on %s', (kind) =>
   it('lists its files: the NAR and its listing, with size and sha256', async () => {
     const { data: files } = await api.packages.listPackageFiles('alice', 'nix', 'hello', app.hashPart);
     const nar = files.find((f) => f.name === app.url)!;
-    expect(nar).toMatchObject({ Size: app.file.length, sha256: hex(sha256(app.file)) });
+    // The cache does not compute md5, sha1 and sha512 of what it stores (docs/api.md).
+    expect(nar).toMatchObject({ Size: app.file.length, sha256: hex(sha256(app.file)), md5: '', sha1: '', sha512: '' });
     expect(files.map((f) => f.name).sort()).toEqual([`${app.hashPart}.ls`, app.url].sort());
   });
 

@@ -32,6 +32,7 @@ describe.runIf(nix.available).each(kinds)('garbage collection with Nix 2.8 on %s
   let kept: BuiltClosure;
   let expired: BuiltClosure;
   let racing: BuiltClosure;
+  let siblings: BuiltClosure;
   const built: string[] = [];
   const hashOf = (p: string) => path.basename(p).slice(0, 32);
   const q = (sql: string, params: unknown[] = []) => t.forge.db.dataSource.query(sql, params);
@@ -40,7 +41,7 @@ describe.runIf(nix.available).each(kinds)('garbage collection with Nix 2.8 on %s
   const gc = async (dryRun: boolean) => {
     const res = await api('gc', 'POST', { dryRun });
     expect(res.status, await res.clone().text()).toBe(200);
-    return (await res.json()) as { paths: Array<{ storePath: string | null; reason: string }>; bytes: number };
+    return (await res.json()) as { paths: Array<{ store_path: string | null; reason: string }>; bytes: number };
   };
   /**
    * Makes every path look last used 60 days ago. A dry run first: a collection writes the
@@ -65,7 +66,13 @@ describe.runIf(nix.available).each(kinds)('garbage collection with Nix 2.8 on %s
     kept = await buildClosure(client, spec('gc-kept'));
     expired = await buildClosure(client, spec('gc-expired'));
     racing = await buildClosure(client, spec('gc-racing'));
-    for (const c of [kept, expired, racing]) built.push(...c.outPaths, ...c.drvPaths);
+    siblings = await buildClosure(client, [
+      { name: 'gc-shared', size: 10_000, content: 'text' },
+      { name: 'gc-read', size: 10_000, content: 'text', references: ['gc-shared'] },
+      { name: 'gc-unread', size: 10_000, content: 'text', references: ['gc-shared'] },
+      { name: 'gc-big-old', size: 50_000, content: 'binary' },
+    ]);
+    for (const c of [kept, expired, racing, siblings]) built.push(...c.outPaths, ...c.drvPaths);
   });
 
   afterAll(async () => {
@@ -80,7 +87,7 @@ describe.runIf(nix.available).each(kinds)('garbage collection with Nix 2.8 on %s
       expect(pushed.code, pushed.stderr).toBe(0);
     }
     const app = kept.byName['gc-kept-app']!.outPath;
-    expect((await api('pins/release', 'PUT', { storePath: app })).status).toBe(201);
+    expect((await api('pins/release', 'PUT', { store_path: app })).status).toBe(201);
     await expire();
     expect((await api('settings', 'PUT', { retention: '30d' })).status).toBe(200);
     const expiredBlobs: string[] = (
@@ -89,10 +96,10 @@ describe.runIf(nix.available).each(kinds)('garbage collection with Nix 2.8 on %s
     expect(expiredBlobs).toHaveLength(3);
 
     const dry = await gc(true);
-    expect(dry.paths.map((p) => p.storePath).sort()).toEqual([...expired.outPaths].sort());
+    expect(dry.paths.map((p) => p.store_path).sort()).toEqual([...expired.outPaths].sort());
     expect(dry.paths.every((p) => p.reason === 'retention')).toBe(true);
     const wet = await gc(false);
-    expect(wet.paths.map((p) => p.storePath).sort()).toEqual([...expired.outPaths].sort());
+    expect(wet.paths.map((p) => p.store_path).sort()).toEqual([...expired.outPaths].sort());
     expect(wet.bytes).toBe(dry.bytes);
 
     for (const p of expired.outPaths) expect((await fetch(`${cacheUrl}/${hashOf(p)}.narinfo`, { headers: { authorization: auth } })).status).toBe(404);
@@ -143,5 +150,38 @@ describe.runIf(nix.available).each(kinds)('garbage collection with Nix 2.8 on %s
     const realised = await realiseFromSubstituter(client, racing.roots, { substituter: cacheUrl, trustedPublicKeys: [serverKey] });
     expect(realised.code, realised.stderr).toBe(0);
     expect(realised.realised.sort()).toEqual([...racing.roots].sort());
+  });
+
+  it('a path Nix substituted recently survives while its unread sibling goes; the size limit then evicts least recently used roots only', async () => {
+    // A clean slate: everything collected so far, no retention.
+    expect((await api('settings', 'PUT', { retention: '1s' })).status).toBe(200);
+    await expire();
+    await gc(false);
+    expect(Number((await q(`SELECT count(*)::int AS n FROM nix_store_path`))[0].n)).toBe(0);
+    expect((await api('settings', 'PUT', { retention: '30d' })).status).toBe(200);
+
+    client.assertOk(await copyTo(client, cacheUrl, siblings.roots, { compression: 'zstd' }));
+    await expire();
+    const serverKey = (await (await api('public-key')).text()).trim();
+    const read = siblings.byName['gc-read']!.outPath;
+    await deleteLocal(client, [read, siblings.byName['gc-shared']!.outPath]);
+    client.clearCache();
+    const realised = await realiseFromSubstituter(client, [read], { substituter: cacheUrl, trustedPublicKeys: [serverKey] });
+    expect(realised.code, realised.stderr).toBe(0);
+
+    const wet = await gc(false);
+    // gc-read was read (and gc-shared with it, and needed by it); gc-unread and gc-big-old were not.
+    expect(wet.paths.map((p) => p.store_path).sort()).toEqual([siblings.byName['gc-unread']!.outPath, siblings.byName['gc-big-old']!.outPath].sort());
+
+    // Size limit over what is left (gc-read → gc-shared): gc-shared is the least recently
+    // used, but gc-read needs it; gc-read is the root, so it goes, and then the cache fits.
+    await q(`UPDATE nix_store_path SET last_accessed_at = now() - interval '2 days' WHERE hash_part = $1`, [hashOf(read)]);
+    await q(`UPDATE nix_store_path SET last_accessed_at = now() - interval '3 days' WHERE hash_part = $1`, [hashOf(siblings.byName['gc-shared']!.outPath)]);
+    const sizes: Array<{ hash_part: string; file_size: number }> = await q(`SELECT hash_part, file_size FROM nix_store_path`);
+    const total = sizes.reduce((n, r) => n + Number(r.file_size), 0);
+    expect((await api('settings', 'PUT', { retention: null, max_size: total - 1 })).status).toBe(200);
+    const evicted = await gc(false);
+    expect(evicted.paths.map((p) => [p.store_path, p.reason])).toEqual([[read, 'size-limit']]);
+    expect(await danglingReferences()).toEqual([]);
   });
 });

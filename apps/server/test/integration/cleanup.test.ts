@@ -80,6 +80,27 @@ describe.each(kinds)('cleanup on %s', (kind) => {
   });
 });
 
+describe.each(kinds)('the cleanup scheduler in a running server on %s', (kind) => {
+  let t: TestServer;
+  afterAll(async () => t?.close());
+
+  it('sweeps staging leftovers of a crash every FORGE_CLEANUP_INTERVAL, not only at start-up', async () => {
+    t = await startTestServer({ db: kind, config: { blobGraceMs: 1000, cleanupIntervalMs: 1000 } });
+    const tmp = path.join(t.dataDir, 'blobs', 'tmp');
+    await fs.mkdir(tmp, { recursive: true });
+    // Left after start-up (as by another process killed with -9), untouched for an hour.
+    const leftover = path.join(tmp, 'killed-upload.tmp');
+    await fs.writeFile(leftover, Buffer.alloc(4096));
+    await fs.utimes(leftover, hoursAgo(1), hoursAgo(1));
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      gone = await fs.stat(leftover).then(() => false, () => true);
+    }
+    expect(gone).toBe(true);
+  });
+});
+
 describe.each(kinds.filter((k) => k === 'postgres'))('one cleanup runner among processes on one %s database', () => {
   let a: TestServer;
   let b: TestServer;

@@ -60,6 +60,8 @@ export interface ForgeConfig {
   blobGraceMs: number;
   /** Age before a NAR, listing or log uploaded without what completes it is removed (`FORGE_UPLOAD_GRACE`, default 1h). */
   uploadGraceMs: number;
+  /** Longest wait for the next bytes of a request body being read (`FORGE_BODY_IDLE_TIMEOUT`, default 30s). */
+  bodyIdleTimeoutMs: number;
   /** How often cleanup runs (`FORGE_CLEANUP_INTERVAL`, default 1h; 0 = never, only on demand). */
   cleanupIntervalMs: number;
   /** Upper bound for one uploaded body (`FORGE_MAX_UPLOAD_BYTES`, default 16 GiB). */
@@ -112,6 +114,7 @@ export const CONFIG_ENV_VARS = [
   'FORGE_BLOB_GRACE',
   'FORGE_UPLOAD_GRACE',
   'FORGE_CLEANUP_INTERVAL',
+  'FORGE_BODY_IDLE_TIMEOUT',
   'FORGE_MAX_UPLOAD_BYTES',
   'FORGE_OWNER_QUOTA_BYTES',
   'FORGE_SECRET',
@@ -169,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     workers,
     blobGraceMs: parseDuration(env.FORGE_BLOB_GRACE || '1h', 'FORGE_BLOB_GRACE'),
     uploadGraceMs: parseDuration(env.FORGE_UPLOAD_GRACE || '1h', 'FORGE_UPLOAD_GRACE'),
+    bodyIdleTimeoutMs: positiveDuration(env.FORGE_BODY_IDLE_TIMEOUT || '30s', 'FORGE_BODY_IDLE_TIMEOUT'),
     cleanupIntervalMs: parseDuration(env.FORGE_CLEANUP_INTERVAL || '1h', 'FORGE_CLEANUP_INTERVAL'),
     maxUploadBytes: integer(env.FORGE_MAX_UPLOAD_BYTES, 16 * 1024 ** 3, 'FORGE_MAX_UPLOAD_BYTES'),
     ownerQuotaBytes: env.FORGE_OWNER_QUOTA_BYTES ? integer(env.FORGE_OWNER_QUOTA_BYTES, 0, 'FORGE_OWNER_QUOTA_BYTES') : undefined,
@@ -265,4 +269,11 @@ function optionalUrl(value: string | undefined, name: string): string | undefine
     throw new Error(`${name} must be an http(s) URL, got "${value}"`);
   }
   return value.replace(/\/+$/, '');
+}
+
+/** A duration that must be above zero (a zero idle timeout would refuse every body). */
+function positiveDuration(text: string, name: string): number {
+  const ms = parseDuration(text, name);
+  if (ms <= 0) throw new Error(`${name} must be above zero, got "${text}"`);
+  return ms;
 }

@@ -141,6 +141,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       hostName: new URL(config.baseUrl).hostname,
       maxUploadBytes: config.maxUploadBytes,
       uploadGraceMs: config.uploadGraceMs,
+      bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
     };
     const cleanupLogger = logger.child({ component: 'cleanup' });
     const cleanup = new CleanupRunner(db.kind === 'postgres' ? new PostgresRunnerLock(ds) : new ProcessRunnerLock(), cleanupLogger);

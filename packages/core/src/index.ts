@@ -17,4 +17,5 @@ export * from './module.js';
 export * from './ui.js';
 export * from './ui-format.js';
 export * from './request-input.js';
+export * from './request-body.js';
 export * from './ui-kit.js';

@@ -31,6 +31,11 @@ export interface HostInfo {
    * kept waiting for it before cleanup removes it (`FORGE_UPLOAD_GRACE`, default 1h).
    */
   uploadGraceMs: number;
+  /**
+   * Longest wait for the next bytes of a request body being read (`FORGE_BODY_IDLE_TIMEOUT`,
+   * default 30 s); read bodies through `requestBody(req, { idleTimeoutMs })`.
+   */
+  bodyIdleTimeoutMs: number;
 }
 
 /** Everything a module receives from the host. Modules reach for nothing else. */

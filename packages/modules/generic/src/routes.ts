@@ -4,6 +4,7 @@ import {
   ConflictError,
   NotFoundError,
   PayloadTooLargeError,
+  requestBody,
   type ModuleContext,
   type Owner,
   type StagedBlob,
@@ -48,7 +49,7 @@ export function registerRoutes(ctx: ModuleContext): void {
       if (!staged) throw new BadRequestError('multipart upload needs a "file" field');
     } else {
       // destroyOnReturn: false keeps the socket alive when the size limit stops reading, so the 413 can be sent.
-      staged = await registry.stageBlob(req.iterator({ destroyOnReturn: false }), { maxSize, extraDigests: true });
+      staged = await registry.stageBlob(requestBody(req, { idleTimeoutMs: ctx.host.bodyIdleTimeoutMs }), { maxSize, extraDigests: true });
     }
     await registry.createPackageAndAddFile({
       ownerId: owner.id,

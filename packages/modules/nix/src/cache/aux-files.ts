@@ -51,7 +51,7 @@ export class AuxFiles {
    * chunks; more than `maxSize` bytes is a 413 as soon as they arrive.
    */
   async checkUploadedListing(body: AsyncIterable<Uint8Array>, options: { maxSize: number; compressed: boolean }): Promise<void> {
-    const reader = options.compressed ? null : new ListingReader('', { offset: 0, limit: 0 });
+    const reader = options.compressed ? null : new ListingReader('', { offset: 0, limit: 0 }, { wholeDocument: true });
     let size = 0;
     await refuseBadInput('invalid .ls listing', async () => {
       for await (const chunk of body) {

@@ -93,6 +93,8 @@ export interface NixCache {
 export interface NixCacheOptions {
   /** How many NAR uploads are verified at once (the others wait). Default 4. */
   concurrentNarVerifications?: number;
+  /** How many of those one owner may hold at once, so one owner cannot stall the others. Default half of them (at least 1). */
+  narVerificationsPerOwner?: number;
   /** The largest NAR an upload may inflate to, as a multiple of the upload limit (bounds decompression bombs). Default 64. */
   narInflationFactor?: number;
   /** Most bytes of rendered narinfos each server process keeps in memory. Default {@link NARINFO_MEMO_BYTES}. */
@@ -143,6 +145,7 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
         maxFileSize: maxUpload,
         maxNarSize: maxUpload * (options.narInflationFactor ?? 64),
         concurrentVerifications: options.concurrentNarVerifications ?? 4,
+        verificationsPerOwner: options.narVerificationsPerOwner ?? Math.max(1, Math.floor((options.concurrentNarVerifications ?? 4) / 2)),
       },
     ),
     narinfos,

@@ -14,7 +14,7 @@ import type { NixChanges } from './change-notices.js';
 import type { NarFileMemo } from './nar-file-memo.js';
 import { ownerFileKeys, type NarFileFacts } from './owner-files.js';
 import { refusal, refuseBadInput } from './refusals.js';
-import { Semaphore } from './semaphore.js';
+import { FairSlots } from './semaphore.js';
 
 /** What a NAR upload may cost. */
 export interface NarUploadLimits {
@@ -27,6 +27,8 @@ export interface NarUploadLimits {
    * dictionary (8 MiB at Nix's default level, up to XZ_MAX_MEMORY) while it runs.
    */
   concurrentVerifications: number;
+  /** How many of those one owner may hold at once (the rest of an owner's uploads wait, others' go ahead). */
+  verificationsPerOwner: number;
 }
 
 /** A NAR upload whose name and declared size were checked, before anyone reads its body. */
@@ -46,13 +48,13 @@ const REFUSED = 'NAR upload refused';
  * owner's cache, so blob sharing between owners stays invisible.
  */
 export class NarFiles {
-  readonly #verifications: Semaphore;
+  readonly #verifications: FairSlots;
 
   constructor(
     private readonly deps: { registry: RegistryService; access: CacheAccess; changes: NixChanges; memo: NarFileMemo },
     private readonly limits: NarUploadLimits,
   ) {
-    this.#verifications = new Semaphore(limits.concurrentVerifications);
+    this.#verifications = new FairSlots(limits.concurrentVerifications, limits.verificationsPerOwner);
   }
 
   /**
@@ -87,7 +89,7 @@ export class NarFiles {
     const staged: StagedBlob[] = [];
     let verified: NarVerification;
     let listing: StagedBlob;
-    const release = await this.#verifications.acquire();
+    const release = await this.#verifications.acquire(String(owner.id));
     const listingStaging = registry.stageBlob(listingChunks);
     listingStaging.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
     try {

@@ -146,8 +146,18 @@ export class ListingReader {
   private readonly entries: ListingEntry[] = [];
   private entryCount = 0;
   private sawDocument = false;
+  private version: unknown = undefined;
+  private sawRoot = false;
 
-  constructor(path: string, window: ListingWindow = { offset: 0, limit: 0 }) {
+  /**
+   * @param options.wholeDocument read and check the whole document (version, root, nothing
+   *   after it) instead of stopping once the answer is known: for checking an upload.
+   */
+  constructor(
+    path: string,
+    window: ListingWindow = { offset: 0, limit: 0 },
+    private readonly options: { wholeDocument?: boolean } = {},
+  ) {
     this.segments = path
       .split('/')
       .filter((s) => s !== '')
@@ -197,6 +207,11 @@ export class ListingReader {
   end(): ListingLookup {
     if (this.state === State.Bare) this.endBare();
     if (this.state !== State.Done && (this.stack.length > 0 || !this.sawDocument)) throw new ListingFormatError('the listing ends early');
+    // Read to its end: the whole document can be judged.
+    if (this.stack.length === 0 && this.sawDocument) {
+      if (this.version !== 1) throw new ListingFormatError(`listing "version" must be 1, got ${JSON.stringify(this.version ?? null)}`);
+      if (!this.sawRoot) throw new ListingFormatError('listing has no "root"');
+    }
     return this.result();
   }
 
@@ -298,6 +313,7 @@ export class ListingReader {
 
   private startNode(frame: Frame, parent: Frame | undefined, key: string | null): void {
     if (parent?.role === 'document') {
+      this.sawRoot = true;
       frame.depth = 0;
       frame.name = '';
       frame.relation = this.segments.length === 0 ? 'wanted' : 'ancestor';
@@ -328,6 +344,7 @@ export class ListingReader {
     if (!top) {
       throw new ListingFormatError('the listing must be a JSON object');
     }
+    if (top.role === 'document' && key === 'version') this.version = value;
     if (top.role !== 'node') return;
     if (key === 'type' && typeof value === 'string') top.type = value;
     else if (key === 'size' && typeof value === 'number') top.size = value;
@@ -344,9 +361,9 @@ export class ListingReader {
     else if (frame.role === 'entries') {
       const owner = this.stack[this.stack.length - 1]!;
       // The next segment is not among an ancestor's entries: nothing is at the path.
-      if (owner.relation === 'ancestor' && !frame.found) this.state = State.Done;
+      if (owner.relation === 'ancestor' && !frame.found && !this.options.wholeDocument) this.state = State.Done;
     }
-    if (this.stack.length === 0 && this.state !== State.Done) this.state = State.Done;
+    if (this.stack.length === 0 && this.state !== State.Done && !this.options.wholeDocument) this.state = State.Done;
   }
 
   private closeNode(frame: Frame): void {
@@ -371,10 +388,10 @@ export class ListingReader {
       if (index >= this.window.offset && index < this.window.offset + this.window.limit) this.entries.push(entryOf(frame, type));
     } else if (frame.relation === 'wanted') {
       this.answer = { found: true, node: entryOf(frame, type), entries: [], entryCount: 0 };
-      this.state = State.Done;
+      if (!this.options.wholeDocument) this.state = State.Done;
     } else if (frame.relation === 'ancestor') {
       // The wanted node was not below this one.
-      this.state = State.Done;
+      if (!this.options.wholeDocument) this.state = State.Done;
     }
   }
 

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, type ModuleContext } from '@forge/core';
 import { derivationName, documentKey, type DocumentKind, type NixCache } from '../cache/index.js';
 import { isStorePathHash, NIX_STORE_DIR, renderNixCacheInfo } from '../format/index.js';
-import { declaredLength, readSmallBody } from './body.js';
+import { bodyOf, declaredLength, readSmallBody } from './body.js';
 import { cacheControl } from './cache-control.js';
 import { cacheForReading } from './guard.js';
 
@@ -30,7 +30,7 @@ export function auxFileRoutes(ctx: ModuleContext, nix: NixCache): void {
   // Nix PUTs nix-cache-info when it finds none; for a writer that enables the cache.
   router.put('/nix-cache-info', async (req: Request, res: Response) => {
     const owner = await access.require(req, 'write');
-    await nix.files.acceptCacheInfo(owner, await readSmallBody(req, CACHE_INFO_LIMIT));
+    await nix.files.acceptCacheInfo(owner, await readSmallBody(req, CACHE_INFO_LIMIT, ctx.host.bodyIdleTimeoutMs));
     res.status(204).end();
   });
 
@@ -48,7 +48,7 @@ export function auxFileRoutes(ctx: ModuleContext, nix: NixCache): void {
     // Refused before access is checked, so no `100 Continue` invites the body.
     if ((declaredLength(req) ?? 0) > UPLOADED_LISTING_LIMIT) throw new PayloadTooLargeError(UPLOADED_LISTING_LIMIT);
     await access.require(req, 'write');
-    await nix.files.checkUploadedListing(req.iterator({ destroyOnReturn: false }), {
+    await nix.files.checkUploadedListing(bodyOf(req, ctx.host.bodyIdleTimeoutMs), {
       maxSize: UPLOADED_LISTING_LIMIT,
       compressed: Boolean(req.headers['content-encoding']),
     });
@@ -75,7 +75,7 @@ export function auxFileRoutes(ctx: ModuleContext, nix: NixCache): void {
     if ((declaredLength(req) ?? 0) > LOG_LIMIT) throw new PayloadTooLargeError(LOG_LIMIT);
     const owner = await access.require(req, 'write');
     const encoding = req.headers['content-encoding'];
-    await nix.files.storeBuildLog(owner, drv, req.iterator({ destroyOnReturn: false }), {
+    await nix.files.storeBuildLog(owner, drv, bodyOf(req, ctx.host.bodyIdleTimeoutMs), {
       maxSize: LOG_LIMIT,
       ...(encoding ? { contentEncoding: String(encoding) } : {}),
     });
@@ -98,7 +98,7 @@ export function auxFileRoutes(ctx: ModuleContext, nix: NixCache): void {
     router.put(route, async (req: Request, res: Response) => {
       const key = documentKey(kind, req.params as Record<string, string>);
       const owner = await access.require(req, 'write');
-      await nix.files.storeDocument(owner, kind, key, await readSmallBody(req, SMALL_JSON_LIMIT));
+      await nix.files.storeDocument(owner, kind, key, await readSmallBody(req, SMALL_JSON_LIMIT, ctx.host.bodyIdleTimeoutMs));
       res.status(201).end();
     });
   }

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { NotFoundError } from '@forge/core';
 import type { ModuleContext } from '@forge/core';
 import type { NixCache } from '../cache/index.js';
-import { declaredLength } from './body.js';
+import { bodyOf, declaredLength } from './body.js';
 import { cacheControl } from './cache-control.js';
 import { cacheForReading } from './guard.js';
 
@@ -14,7 +14,7 @@ export function narFileRoutes(ctx: ModuleContext, nix: NixCache): void {
     // The name and the declared size are refused before access is checked or a byte is read.
     const expected = nix.nars.expect(String(req.params.file), declaredLength(req));
     const owner = await access.require(req, 'write');
-    await nix.nars.accept(owner, expected, req.iterator({ destroyOnReturn: false }));
+    await nix.nars.accept(owner, expected, bodyOf(req, ctx.host.bodyIdleTimeoutMs));
     res.status(201).end();
   });
 

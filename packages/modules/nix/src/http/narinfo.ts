@@ -42,7 +42,7 @@ export function narInfoRoutes(ctx: ModuleContext, nix: NixCache): void {
   router.put('/:hash.narinfo', async (req: Request, res: Response) => {
     const hashPart = hashFromParam(req);
     const owner = await access.require(req, 'write');
-    const body = await readSmallBody(req, NARINFO_LIMIT);
+    const body = await readSmallBody(req, NARINFO_LIMIT, ctx.host.bodyIdleTimeoutMs);
     const info = await refuseBadInput('invalid narinfo', () => parseNarInfo(body));
     const { created } = await nix.publisher.publish({ owner, hashPart, info, creatorId: access.actor(req).user?.id ?? null });
     res.status(created ? 201 : 200).end();

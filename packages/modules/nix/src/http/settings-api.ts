@@ -92,7 +92,7 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
   // Bring your own key: the body is a Nix secret key file (text/plain) or {"secret_key": "…"}.
   router.post('/keys/import', ...json, async (req: Request, res: Response) => {
     const owner = await adminAndEnable(req);
-    const text = req.is('application/json') ? String(jsonFields(req, res)('secret_key', 'secretKey') ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
+    const text = req.is('application/json') ? String(jsonFields(req, res)('secret_key', 'secretKey') ?? '') : (await readSmallBody(req, 4096, ctx.host.bodyIdleTimeoutMs)).toString('utf8');
     if (!text.trim()) throw new BadRequestError('send the secret key file (name:base64) as the body');
     const key = await nix.admin.importKey(owner, text);
     res.status(201).json({ id: key.id, name: key.name, public_key: key.publicKeyText });
@@ -108,7 +108,7 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
 
   router.post('/trusted-keys', ...json, async (req: Request, res: Response) => {
     const owner = await adminAndEnable(req);
-    const text = req.is('application/json') ? String(jsonFields(req, res)('public_key', 'publicKey') ?? '') : (await readSmallBody(req, 4096)).toString('utf8');
+    const text = req.is('application/json') ? String(jsonFields(req, res)('public_key', 'publicKey') ?? '') : (await readSmallBody(req, 4096, ctx.host.bodyIdleTimeoutMs)).toString('utf8');
     await nix.admin.trustKey(owner, text);
     res.status(201).json(await describe(owner));
   });

@@ -50,7 +50,7 @@ describe.each(kinds)('the cache use cases without HTTP on %s', (kind) => {
       events: new LocalEvents(),
       db: db.dataSource,
       logger: silent,
-      host: { baseUrl: 'https://forge.example', hostName: 'forge.example', maxUploadBytes: 64 * 1024 * 1024, uploadGraceMs: 3_600_000 },
+      host: { baseUrl: 'https://forge.example', hostName: 'forge.example', maxUploadBytes: 64 * 1024 * 1024, uploadGraceMs: 3_600_000, bodyIdleTimeoutMs: 30_000 },
       onShutdown: (hook) => shutdown.push(hook),
     });
     alice = await owners.createUser({ username: 'alice', email: 'alice@example.test', password: 'password-alice' });

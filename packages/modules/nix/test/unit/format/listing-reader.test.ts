@@ -100,6 +100,19 @@ describe('ListingReader (one node of a listing, streamed)', () => {
     expect(() => read(Buffer.from(deep), Array(200).fill('d').join('/'))).toThrow(ListingFormatError);
   });
 
+  it('checks a whole document when asked to: version, root, nothing after it (key order free)', () => {
+    const whole = (text: string) => {
+      const reader = new ListingReader('', { offset: 0, limit: 0 }, { wholeDocument: true });
+      reader.write(Buffer.from(text));
+      return reader.end();
+    };
+    expect(whole('{"root":{"type":"regular","size":1},"version":1}')).toMatchObject({ found: true });
+    expect(whole(Buffer.from(sample).toString('latin1') + ' \n')).toMatchObject({ found: true });
+    for (const bad of ['{"version":2}', '{"version":1}', '{"root":{"type":"regular","size":1},"version":2}', '{"version":1,"root":{"type":"regular","size":1}} x', '{"version":1,"root":{"type":"regular","size":1}}{}']) {
+      expect(() => whole(bad), bad).toThrow(ListingFormatError);
+    }
+  });
+
   it('holds only the window, whatever the directory holds', () => {
     // A directory of 200 000 entries, read in 64 KiB chunks: the answer holds 10.
     const parts = ['{"version":1,"root":{"type":"directory","entries":{'];

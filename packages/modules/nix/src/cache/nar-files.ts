@@ -69,7 +69,7 @@ export class NarFiles {
   }
 
   /** Verifies and stores an upload: the facts the server computed, or a typed error (400, 413). */
-  async accept(owner: Owner, expected: ExpectedNar, body: AsyncIterable<Uint8Array>): Promise<NarFileFacts> {
+  async accept(owner: Owner, expected: ExpectedNar, body: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<NarFileFacts> {
     const { registry } = this.deps;
     const { fileName, name } = expected;
     const maxSize = this.limits.maxFileSize;
@@ -90,6 +90,11 @@ export class NarFiles {
     let verified: NarVerification;
     let listing: StagedBlob;
     const release = await this.#verifications.acquire(String(owner.id));
+    // The uploader left while it waited for its turn: nothing to verify, and the slot is free.
+    if (options.signal?.aborted) {
+      release();
+      throw new Error('aborted');
+    }
     const listingStaging = registry.stageBlob(listingChunks);
     listingStaging.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
     try {

@@ -14,7 +14,10 @@ export function narFileRoutes(ctx: ModuleContext, nix: NixCache): void {
     // The name and the declared size are refused before access is checked or a byte is read.
     const expected = nix.nars.expect(String(req.params.file), declaredLength(req));
     const owner = await access.require(req, 'write');
-    await nix.nars.accept(owner, expected, bodyOf(req, ctx.host.bodyIdleTimeoutMs));
+    // Tells an upload still waiting for a verification slot that its client is gone.
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    await nix.nars.accept(owner, expected, bodyOf(req, ctx.host.bodyIdleTimeoutMs), { signal: gone.signal });
     res.status(201).end();
   });
 

@@ -24,6 +24,7 @@ import {
 } from '../test/support/nix/index.js';
 import { runBigNar } from './lib/bignar.js';
 import { runDirect } from './lib/direct.js';
+import { runIdle } from './lib/idle.js';
 import { startNginx, findNginx, type Nginx } from './lib/nginx.js';
 import { Progress } from './lib/progress.js';
 import { summarize, toCsv, toMarkdown, writeChart, type Measurement } from './lib/report.js';
@@ -38,7 +39,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     out: { type: 'string' },
     dbs: { type: 'string', default: 'pglite,postgres' },
-    only: { type: 'string', default: 'push,narinfo,nar,wrk,direct,scale,bignar' },
+    only: { type: 'string', default: 'idle,push,narinfo,nar,wrk,direct,scale,bignar' },
     paths: { type: 'string' },
     mib: { type: 'string' },
     seed: { type: 'string', default: '2024' },
@@ -60,7 +61,7 @@ if (args.help) {
   --reps N             repetitions of every metric (default 3; quick 1)
   --out DIR            where results go (default bench/out/<date>-<commit>; full runs also write bench/results/)
   --dbs LIST           pglite,postgres (default both)
-  --only LIST          push,narinfo,nar,wrk,direct,scale,bignar (default all; direct needs postgres)
+  --only LIST          idle,push,narinfo,nar,wrk,direct,scale,bignar (default all; direct needs postgres)
   --paths N --mib M    closure size (default 320 paths, 640 MiB of file content)
   --seed S             closure seed (default 2024): same seed, same store paths
   --wrk-seconds S      duration of each wrk run (default 10)
@@ -113,6 +114,7 @@ const log = (s: string) => progress.log(s);
 function estimateSteps(): number {
   let n = 3;
   const t = 1 + dbs.length;
+  if (only.has('idle')) n += dbs.length * 2;
   if (only.has('push')) n += dbs.length + reps * 2 * t;
   if (only.has('narinfo')) n += reps * t + t;
   if (only.has('nar')) n += reps * 6 * t + 2 * t;
@@ -137,6 +139,15 @@ async function main(): Promise<void> {
   log(`forge bench ${stamp}${quick ? ' (quick)' : ''}: ${machine}`);
   log(`results: ${outDir}`);
 
+  // ---- 0. idle RSS on a fresh install and after a restart (nothing else running yet) ----
+  if (only.has('idle')) {
+    for (const kind of dbs) for (const m of await runIdle({ kind, dir: path.join(work, 'idle'), progress, nodeArgs })) record(m);
+  }
+
+  // Everything up to the scale run reads the closure; a run of only idle/scale/bignar skips it.
+  let closureFacts: Parameters<typeof renderResults>[1] | undefined;
+  reads: {
+  if (!['push', 'narinfo', 'nar', 'wrk', 'direct'].some((s) => only.has(s))) break reads;
   // ---- 1. the closure, built reproducibly (fixed seed → fixed salt → same store paths) ----
   progress.step(`building the closure (${closurePaths} paths, ${(closureBytes / MiB).toFixed(0)} MiB, seed ${args.seed})`);
   const client = createNixClient({ dir: path.join(work, 'client') });
@@ -340,6 +351,8 @@ async function main(): Promise<void> {
   for (const s of servers) await s.destroy();
   servers.length = 0;
   await nginx.stop();
+  closureFacts = { narTotal, paths: closure.paths.length, summary, copyMs };
+  }
 
   // ---- 8. scale: narinfo lookup latency with 1 000 vs 1 000 000 paths ----
   if (only.has('scale')) {
@@ -361,7 +374,7 @@ async function main(): Promise<void> {
   const meta = { date, commit: `${commit}${dirty ? '-dirty' : ''}`, machine };
   mkdirSync(outDir, { recursive: true });
   const csv = toCsv(rows, meta);
-  const md = renderResults(rows, { narTotal, paths: closure.paths.length, summary, copyMs });
+  const md = renderResults(rows, closureFacts);
   writeFileSync(path.join(outDir, 'results.csv'), csv);
   writeFileSync(path.join(outDir, 'results.md'), md);
   writeFileSync(path.join(outDir, 'measurements.json'), JSON.stringify({ meta, measurements }, null, 1));
@@ -392,10 +405,10 @@ function missHash(i: number): string {
   return s;
 }
 
-function renderResults(rows: ReturnType<typeof summarize>, c: { narTotal: number; paths: number; summary: ReturnType<typeof summarizeSpec>; copyMs: Record<string, number> }): string {
+function renderResults(rows: ReturnType<typeof summarize>, c: { narTotal: number; paths: number; summary: ReturnType<typeof summarizeSpec>; copyMs: Record<string, number> } | undefined): string {
   return [
     `Run \`${stamp}\` (${date}, commit \`${commit}${dirty ? '-dirty' : ''}\`) on ${machine}.`,
-    `Closure: ${c.paths} paths, ${(c.narTotal / MiB).toFixed(0)} MiB of NAR, largest path ${(c.summary.largest / MiB).toFixed(1)} MiB, median ${(c.summary.median / 1024).toFixed(0)} KiB, ${c.summary.references} references; seed ${args.seed}.`,
+    !c ? `Stages: ${[...only].join(', ')} (no closure).` : `Closure: ${c.paths} paths, ${(c.narTotal / MiB).toFixed(0)} MiB of NAR, largest path ${(c.summary.largest / MiB).toFixed(1)} MiB, median ${(c.summary.median / 1024).toFixed(0)} KiB, ${c.summary.references} references; seed ${args.seed}.`,
     `Repetitions: ${reps} (medians shown); wrk: ${wrkSeconds} s, 2 threads, 64 connections; nginx worker_processes ${args['nginx-workers']}; server access log ${args['access-log'] === '0' ? 'off' : 'on'}.`,
     `Ratios in bold: server ÷ nginx (time; nginx ÷ server for req/s), from the same run; push: ÷ nginx WebDAV; scale: 1M ÷ 1k.`,
     '',

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { median } from './util.js';
 
 export interface Measurement {
-  section: 'main' | 'direct' | 'scale' | 'bignar';
+  section: 'idle' | 'main' | 'direct' | 'scale' | 'bignar';
   metric: string;
   unit: string;
   target: string;
@@ -83,7 +83,7 @@ const fmt = (x: number, unit: string) => {
 /** One Markdown table per section: a row per metric, a column per target, ratio in brackets. */
 export function toMarkdown(rows: Summary[]): string {
   const out: string[] = [];
-  for (const section of ['main', 'direct', 'scale', 'bignar'] as const) {
+  for (const section of ['idle', 'main', 'direct', 'scale', 'bignar'] as const) {
     const rs = rows.filter((r) => r.section === section);
     if (rs.length === 0) continue;
     const targets = [...new Set(rs.map((r) => r.target))].sort((a, b) => Number(!a.startsWith('nginx')) - Number(!b.startsWith('nginx')));

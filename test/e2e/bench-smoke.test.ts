@@ -43,6 +43,7 @@ describe.runIf(ready)('npm run bench -- --quick', () => {
     });
     expect(code, `bench failed:\n${stderr.slice(-6000)}`).toBe(0);
     expect(stdout).toContain('| narinfo_all |');
+    expect(stdout).toMatch(/\| idle_rss_fresh \| MB \| \d+/);
 
     const csv = readFileSync(path.join(out, 'results.csv'), 'utf8');
     // Fields are split on commas outside double quotes (the machine description has commas).

@@ -6,6 +6,7 @@ import { hostEntities } from './entities.js';
 import { HostSchema1732406400000 } from './migrations/1732406400000-host-schema.js';
 import { SignInThrottle1796098695474 } from './migrations/1796098695474-sign-in-throttle.js';
 import { BlobDigests1796300000000 } from './migrations/1796300000000-blob-digests.js';
+import { createPgliteDatabaseOutOfProcess, PGLITE_START_PARAMS } from './pglite-memory.js';
 import { pgliteDriver } from './pglite-pool.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -68,10 +69,13 @@ export async function openDatabase(options: DatabaseOptions, extensions: Databas
   } else {
     kind = 'pglite';
     const dir = options.pgliteDir;
-    if (dir) await fs.mkdir(path.dirname(dir), { recursive: true });
+    if (dir) {
+      await fs.mkdir(path.dirname(dir), { recursive: true });
+      await createPgliteDatabaseOutOfProcess(dir);
+    }
     dataSource = new DataSource({
       type: 'postgres',
-      driver: pgliteDriver(() => PGlite.create(dir ? { dataDir: dir } : {})),
+      driver: pgliteDriver(() => PGlite.create({ ...(dir ? { dataDir: dir } : {}), startParams: PGLITE_START_PARAMS })),
       ...common,
     });
   }

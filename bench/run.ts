@@ -57,7 +57,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   process.stdout.write(`npm run bench -- [options]
-  --quick              small closure (40 paths, 16 MiB), 1 repetition, 2 s wrk runs, scale 1k vs 10k, 64 MiB big NAR
+  --quick              small closure (40 paths, 16 MiB), 1 repetition, 2 s wrk runs, scale 1k vs 10k, 64 MiB big NAR, idle RSS of a fresh install only
   --reps N             repetitions of every metric (default 3; quick 1)
   --out DIR            where results go (default bench/out/<date>-<commit>; full runs also write bench/results/)
   --dbs LIST           pglite,postgres (default both)
@@ -114,7 +114,7 @@ const log = (s: string) => progress.log(s);
 function estimateSteps(): number {
   let n = 3;
   const t = 1 + dbs.length;
-  if (only.has('idle')) n += dbs.length * 2;
+  if (only.has('idle')) n += dbs.length * (quick ? 1 : 2);
   if (only.has('push')) n += dbs.length + reps * 2 * t;
   if (only.has('narinfo')) n += reps * t + t;
   if (only.has('nar')) n += reps * 6 * t + 2 * t;
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
 
   // ---- 0. idle RSS on a fresh install and after a restart (nothing else running yet) ----
   if (only.has('idle')) {
-    for (const kind of dbs) for (const m of await runIdle({ kind, dir: path.join(work, 'idle'), progress, nodeArgs })) record(m);
+    for (const kind of dbs) for (const m of await runIdle({ kind, dir: path.join(work, 'idle'), progress, nodeArgs, quick })) record(m);
   }
 
   // Everything up to the scale run reads the closure; a run of only idle/scale/bignar skips it.

@@ -1,7 +1,8 @@
 /**
  * Streaming decompression of NAR files for the compressions this cache supports:
- * `none`, `xz` and `lzip` (liblzma in wasm, see `xz-decoder.ts`), `zstd` (libzstd through
- * the `zstd-napi` addon, or fzstd's streaming `Decompress` where the addon did not build),
+ * `none`, `xz` and `lzip` (liblzma in wasm, see `xz-decoder.ts`), `zstd` (libzstd: in
+ * `node:zlib` from Node 24 on, else through the `zstd-napi` addon, else fzstd's
+ * streaming `Decompress` where the addon did not build),
  * `bzip2` (`bzip2-decoder.ts`), `gzip` and `br` (node:zlib). Everything else Nix can
  * write (lz4, lzma, compress; lzop, grzip and lrzip need external programs) is refused
  * with a {@link CompressionError} naming the supported set (see docs/nix-cache.md).
@@ -17,6 +18,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { createRequire } from 'node:module';
+import * as zlib from 'node:zlib';
 import { createBrotliDecompress, createGunzip, type BrotliDecompress, type Gunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { assertSupportedCompression, type CompressionName } from './compression.js';
@@ -29,11 +31,24 @@ import { ZstdFrameGuard } from './zstd-frames.js';
 export interface DecompressorOptions {
   /** Fail with a {@link SizeLimitError} once the output exceeds this many bytes. */
   maxOutputSize?: number;
-  /** Which zstd decoder to use (default: libzstd when its addon loaded, else fzstd). */
+  /** Which zstd decoder to use (default: {@link defaultZstdDecoder}). */
   zstdDecoder?: ZstdDecoderName;
 }
 
-export type ZstdDecoderName = 'libzstd' | 'fzstd';
+/** `zlib`: libzstd in node:zlib; `libzstd`: libzstd through the zstd-napi addon; `fzstd`: JavaScript. */
+export type ZstdDecoderName = 'zlib' | 'libzstd' | 'fzstd';
+
+type ZlibZstdStream = Gunzip;
+/**
+ * node:zlib has libzstd from Node 22.15 and 23.8 on (`zlib.createZstdDecompress`): the same
+ * library as the addon, with nothing to build. It is used from Node 24 on: on Node 22
+ * (22.23.5 tried) the stream misses a truncated frame (it ends without an error) and, fed
+ * a few bytes at a time, reports the start of a second concatenated frame as trailing
+ * garbage; the unit tests of every decoder (compression.test.ts) pass on Node 24.
+ */
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+const zlibZstdFactory = (zlib as unknown as { createZstdDecompress?: (options?: { chunkSize?: number }) => ZlibZstdStream }).createZstdDecompress;
+const createZlibZstd = NODE_MAJOR >= 24 ? zlibZstdFactory : undefined;
 
 /** libzstd's streaming decompression context, as `zstd-napi` exposes it. */
 interface NativeDCtx {
@@ -42,20 +57,31 @@ interface NativeDCtx {
 }
 
 /**
- * libzstd decodes 2–7× faster than fzstd (JavaScript) and makes no garbage; it is a native
- * addon built from source at install (`allowScripts` in package.json), so a machine where
- * the build failed still works, on fzstd.
+ * libzstd decodes 2–7× faster than fzstd (JavaScript) and makes no garbage. Where node:zlib
+ * has it, nothing more is needed; on Node 20 it comes from the `zstd-napi` addon, built from
+ * source at install (`allowScripts` in package.json), and a machine where that build failed
+ * still works, on fzstd. The addon is loaded only when it is used: on Node ≥ 22.15 never,
+ * unless a caller asks for it by name.
  */
-const NativeZstd: (new () => NativeDCtx) | undefined = (() => {
-  try {
-    return (createRequire(import.meta.url)('zstd-napi/binding') as { DCtx: new () => NativeDCtx }).DCtx;
-  } catch {
-    return undefined;
+let nativeZstd: (new () => NativeDCtx) | null | undefined;
+function loadNativeZstd(): (new () => NativeDCtx) | null {
+  if (nativeZstd === undefined) {
+    try {
+      nativeZstd = (createRequire(import.meta.url)('zstd-napi/binding') as { DCtx: new () => NativeDCtx }).DCtx;
+    } catch {
+      nativeZstd = null;
+    }
   }
-})();
+  return nativeZstd;
+}
 
-/** The zstd decoder used by default: `libzstd` when the addon loaded. */
-export const defaultZstdDecoder: ZstdDecoderName = NativeZstd ? 'libzstd' : 'fzstd';
+/** Whether a zstd decoder can run in this process (`libzstd` loads the addon to find out). */
+export function zstdDecoderAvailable(name: ZstdDecoderName): boolean {
+  return name === 'fzstd' || (name === 'zlib' ? createZlibZstd !== undefined : loadNativeZstd() !== null);
+}
+
+/** The zstd decoder used by default: node:zlib's on Node ≥ 24, else the addon's, else fzstd. */
+export const defaultZstdDecoder: ZstdDecoderName = createZlibZstd ? 'zlib' : loadNativeZstd() ? 'libzstd' : 'fzstd';
 
 /** A push-based decompressor (see module documentation). Writes must not overlap: await each one. */
 export interface Decompressor {
@@ -96,8 +122,10 @@ export function createDecompressor(
         return xz(sink, 'xz');
       case 'lzip':
         return xz(sink, 'lzip');
-      case 'zstd':
-        return (options.zstdDecoder ?? defaultZstdDecoder) === 'libzstd' ? zstdNative(sink) : zstd(sink);
+      case 'zstd': {
+        const decoder = options.zstdDecoder ?? defaultZstdDecoder;
+        return decoder === 'zlib' ? zstdZlib(sink) : decoder === 'libzstd' ? zstdNative(sink) : zstd(sink);
+      }
       case 'bzip2':
         return bzip2(sink);
       case 'gzip':
@@ -160,7 +188,7 @@ function bzip2(sink: Sink): Core {
 
 /** What both zstd decoders share: the frame guard, a sticky failure, the empty-stream check. */
 function zstdCore(
-  decoder: { push(chunk: Uint8Array): void | Promise<void>; finish(): void },
+  decoder: { push(chunk: Uint8Array): void | Promise<void>; finish(): void | Promise<void>; destroy?(): void },
   toError: (err: unknown) => unknown,
 ): Core {
   const guard = new ZstdFrameGuard();
@@ -189,8 +217,15 @@ function zstdCore(
       if (!sawInput) throw new CompressionError('the zstd stream is empty');
       await run(() => decoder.finish());
     },
-    destroy: () => {},
+    destroy: () => decoder.destroy?.(),
   };
+}
+
+/** libzstd in node:zlib, driven like gzip and brotli (pauses while the sink waits, trailing bytes refused). */
+function zstdZlib(sink: Sink): Core {
+  if (!createZlibZstd) throw new Error('node:zlib has no zstd in this Node version');
+  const inner = zlibStream(createZlibZstd({ chunkSize: 64 * 1024 }), sink, 'zstd');
+  return zstdCore({ push: (chunk) => inner.write(chunk), finish: () => inner.end(), destroy: () => inner.destroy() }, (err) => err);
 }
 
 /**
@@ -242,6 +277,7 @@ function zstd(sink: Sink): Core {
 const ZSTD_OUT = 128 * 1024;
 
 function zstdNative(sink: Sink): Core {
+  const NativeZstd = loadNativeZstd();
   if (!NativeZstd) throw new Error('libzstd (zstd-napi) is not available on this machine');
   const dctx = new NativeZstd();
   // One output buffer per decoder, reused: the sink's chunk is only valid during its call.
@@ -363,7 +399,10 @@ function isZlibError(err: unknown): err is Error {
   if (!(err instanceof Error) || err instanceof NixFormatError) return false;
   const code = (err as { code?: unknown }).code;
   // Brotli decoder errors are `ERR__ERROR_FORMAT_…`, `ERR__ERROR_UNREACHABLE`, ….
-  return typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR__') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR_ZLIB'));
+  return (
+    typeof code === 'string' &&
+    (code.startsWith('Z_') || code.startsWith('ERR__') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR_ZLIB') || code.startsWith('ZSTD_error_'))
+  );
 }
 
 function describeZlibError(err: Error): string {

@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,6 +10,7 @@ import {
   createDecompressor,
   decompressChunks,
   defaultZstdDecoder,
+  zstdDecoderAvailable,
   detectCompression,
   formatHash,
   narFileExtension,
@@ -223,14 +225,17 @@ describe('decompressors', () => {
     expect(() => new ZstdFrameGuard().check(Buffer.from('00000000', 'hex'))).toThrow(/bad frame magic number/);
   });
 
-  // zstd-napi is an optional dependency: where its build failed the server decodes with
-  // fzstd. CI must have built it; elsewhere its absence is said loudly.
-  if (!process.env.CI && defaultZstdDecoder !== 'libzstd') {
-    console.warn('!!! zstd-napi did not build here: zstd uploads are decoded by fzstd; SKIPPING the libzstd tests');
+  // libzstd by default: in node:zlib from Node 24 on; before that through zstd-napi,
+  // an optional dependency (where its build failed the server decodes with fzstd). CI must
+  // have one of them; elsewhere the absence of both is said loudly.
+  if (!process.env.CI && !zstdDecoderAvailable('zlib') && !zstdDecoderAvailable('libzstd')) {
+    console.warn('!!! zstd-napi did not build here and node:zlib has no zstd: zstd uploads are decoded by fzstd; SKIPPING the libzstd tests');
   }
-  const libzstd = Boolean(process.env.CI) || defaultZstdDecoder === 'libzstd';
-  it.runIf(libzstd)('decodes zstd with libzstd by default (the zstd-napi addon is built at install)', () => {
-    expect(defaultZstdDecoder).toBe('libzstd');
+  const libzstd = Boolean(process.env.CI) || zstdDecoderAvailable('zlib') || zstdDecoderAvailable('libzstd');
+  it.runIf(libzstd)('decodes zstd with libzstd by default: node:zlib from Node 24 on, else the zstd-napi addon', () => {
+    // Node 22's node:zlib zstd is not used: it misses truncation (see decompress.ts).
+    const major = Number(process.versions.node.split('.')[0]);
+    expect(defaultZstdDecoder).toBe(major >= 24 && 'zstdCompress' in zlib ? 'zlib' : 'libzstd');
   });
 
   it('stream through decompressChunks', async () => {
@@ -243,9 +248,11 @@ describe('decompressors', () => {
   });
 });
 
-// Both zstd decoders, the same behaviour: libzstd (default) and fzstd (where the addon is missing).
-describe.each<ZstdDecoderName>(['libzstd', 'fzstd'])('zstd with %s', (zstdDecoder) => {
-  if (zstdDecoder === 'libzstd' && !process.env.CI && defaultZstdDecoder !== 'libzstd') return;
+// Every zstd decoder, the same behaviour: libzstd in node:zlib (Node ≥ 24, default there),
+// libzstd through zstd-napi (default on Node 20) and fzstd (where neither is there). node:zlib's
+// runs wherever this Node has it (CI runs the suite on Node 20, 22 and 24: docs/testing.md).
+describe.each<ZstdDecoderName>(zstdDecoderAvailable('zlib') ? ['zlib', 'libzstd', 'fzstd'] : ['libzstd', 'fzstd'])('zstd with %s', (zstdDecoder) => {
+  if (zstdDecoder === 'libzstd' && !process.env.CI && !zstdDecoderAvailable('libzstd')) return;
   const opts = { zstdDecoder };
   const run = (chunks: Iterable<Uint8Array>, max?: number) => decompress('zstd', chunks, max, opts);
   const [zstdFile] = pairs('zstd').find(([, nar]) => nar.length > 100_000)!;
@@ -278,7 +285,7 @@ describe.each<ZstdDecoderName>(['libzstd', 'fzstd'])('zstd with %s', (zstdDecode
     const { execFileSync } = await import('node:child_process');
     const corrupt = execFileSync('zstd', ['-c', '-q', '--check'], { input: treeNar });
     corrupt[corrupt.length - 1]! ^= 0xff;
-    if (zstdDecoder === 'libzstd') {
+    if (zstdDecoder !== 'fzstd') {
       const err = await failure(run([corrupt]));
       expect(err).toBeInstanceOf(CompressionError);
       expect(err.message).toMatch(/^the zstd data is corrupt: /);

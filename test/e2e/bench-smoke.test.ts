@@ -31,7 +31,8 @@ describe.runIf(ready)('npm run bench -- --quick', () => {
   const out = mkdtempSync(path.join(tmpdir(), 'forge-bench-smoke-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('runs every metric end to end and writes the CSV, the table and the chart', async () => {
+  // Its own limit: a quick run takes 6–12 minutes on the shared two-core machine.
+  it('runs every metric end to end and writes the CSV, the table and the chart', { timeout: 1_500_000 }, async () => {
     const args = ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out, '--dbs', kinds.join(',')];
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, NODE_OPTIONS: '' } });

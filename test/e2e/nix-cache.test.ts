@@ -82,10 +82,10 @@ describe.runIf(nix.available).each(kinds)('Nix 2.8 against the cache on %s', (ki
     const res = await fetch(`${cacheUrl}/-/public-key`);
     expect(res.status).toBe(200);
     serverKey = (await res.text()).trim();
-    expect(serverKey).toMatch(/^127\.0\.0\.1-alice-1:[A-Za-z0-9+/]{43}=$/);
+    expect(serverKey).toMatch(/^127\.0\.0\.1-\d+-alice-1:[A-Za-z0-9+/]{43}=$/);
     const info = await pathInfo(client, cacheUrl, closures.xz!.outPaths, { sigs: true });
     expect(info.code, info.stderr).toBe(0);
-    for (const entry of info.info) expect(entry.signatures).toContainEqual(expect.stringMatching(/^127\.0\.0\.1-alice-1:/));
+    for (const entry of info.info) expect(entry.signatures).toContainEqual(expect.stringMatching(/^127\.0\.0\.1-\d+-alice-1:/));
   });
 
   it('substitutes the deleted closure back, trusting only the server key', async () => {

@@ -138,7 +138,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     const serveBlob = createServeBlob(blobs, config.serveDirect, logger.child({ component: 'blobs' }));
     const host = {
       baseUrl: config.baseUrl,
-      hostName: new URL(config.baseUrl).hostname,
+      hostName: keyNameHost(config.baseUrl),
       maxUploadBytes: config.maxUploadBytes,
       uploadGraceMs: config.uploadGraceMs,
       bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
@@ -277,6 +277,18 @@ export function createBlobStore(storage: StorageConfig): BlobStore {
     forcePathStyle: storage.forcePathStyle,
     stagingDir: path.join(storage.path, 'tmp'),
   });
+}
+
+/**
+ * The instance's part of signing-key names (HostInfo.hostName): the host name and, when the
+ * base URL names one, the port (`localhost-3000`): two instances on one host would otherwise
+ * name their keys alike (`localhost-bob-1`) and a client trusting one would be shown the
+ * other's name. A key name ends at its first `:` in Nix, so an IPv6 address's colons become `-`.
+ */
+export function keyNameHost(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/:/g, '-');
+  return url.port ? `${host}-${url.port}` : host;
 }
 
 /** Change notices over PostgreSQL's LISTEN/NOTIFY when several processes may share the database. */

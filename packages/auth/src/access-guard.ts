@@ -63,14 +63,25 @@ export class PackageAccessGuard implements AccessGuard {
     const owner = await this.#owners.load(name.toLowerCase(), () => this.owners.findByName(name));
     if (!owner) throw actor.user ? new NotFoundError(`owner "${name}" not found`) : new UnauthorizedError();
     const visibility = options.visibility ? await options.visibility(owner) : owner.visibility;
-    await this.check(actor, visibility === owner.visibility ? owner : { ...owner, visibility }, mode);
+    await this.check(actor, visibility === owner.visibility ? owner : { ...owner, visibility }, mode, owner.visibility === 'public');
     if (mode !== 'read') sendContinue(req);
     return owner;
   }
 
-  async check(actor: Actor, owner: Owner, mode: AccessMode): Promise<void> {
+  /**
+   * `ownerIsPublic`: the owner itself is public although these packages are private (a
+   * private cache of a public organisation). Its name is no secret then, so a signed-in
+   * caller who may not use them is told that, in words that are the same whether the
+   * packages exist or not: a writer gets the 403 any non-member writer gets, a reader a 404
+   * that does not claim the owner is missing.
+   */
+  async check(actor: Actor, owner: Owner, mode: AccessMode, ownerIsPublic = false): Promise<void> {
     const role = await this.roleOf(actor, owner);
     const canRead = owner.visibility === 'public' || role !== null;
+    if (!canRead && actor.user && ownerIsPublic) {
+      if (mode === 'read') throw new NotFoundError(`"${owner.name}" has no such packages that "${actor.user.name}" may read`);
+      throw new ForbiddenError(`"${actor.user.name}" may not ${mode === 'admin' ? 'administer' : 'write to'} the packages of "${owner.name}"`);
+    }
     if (!canRead) throw actor.user ? new NotFoundError(`owner "${owner.name}" not found`) : new UnauthorizedError();
     const scope = mode === 'read' ? 'read:package' : 'write:package';
     if (actor.via === 'anonymous') {

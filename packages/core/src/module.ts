@@ -22,7 +22,11 @@ export const MODULE_API_VERSION = 1;
 export interface HostInfo {
   /** Public base URL without a trailing slash, e.g. `https://forge.example`. */
   baseUrl: string;
-  /** Host name used in key names (`HOST-OWNER-1`), e.g. `forge.example`. */
+  /**
+   * The instance's name in key names (`HOST-OWNER-1`): the base URL's host name, with its
+   * port when the URL names one (`127.0.0.1-3000`), so two instances on one machine make
+   * different key names; e.g. `forge.example`. Never contains `:` (it ends a Nix key name).
+   */
   hostName: string;
   /** Upper bound for one uploaded body, in bytes. */
   maxUploadBytes: number;

@@ -139,7 +139,7 @@ describe.runIf(chromium.available && nix.available)('the Nix cache pages in head
     await page.getByRole('link', { name: 'ui-e2e-tool', exact: true }).click();
     await page.waitForURL(`${t.url}${base}/paths/${hashOf(tool.outPath)}`);
     expect(await page.textContent('#narinfo-fields')).toContain(`StorePath${tool.outPath}`);
-    expect(await page.textContent('#signatures')).toContain('127.0.0.1-nina-1Server keyactive');
+    expect(await page.textContent('#signatures')).toContain(`127.0.0.1-${t.port}-nina-1Server keyactive`);
     expect(await page.textContent('#closure')).toContain('Paths2');
     await shot('04-store-path');
 
@@ -171,7 +171,7 @@ describe.runIf(chromium.available && nix.available)('the Nix cache pages in head
     const nixConf = await copy('snippet-nix-conf');
     const netrc = await copy('snippet-netrc');
     const push = await copy('snippet-push');
-    expect(nixConf).toMatch(/^extra-substituters = http:\/\/127\.0\.0\.1:\d+\/api\/packages\/nina\/nix\nextra-trusted-public-keys = 127\.0\.0\.1-nina-1:\S+\nnetrc-file = \/etc\/nix\/netrc$/);
+    expect(nixConf).toMatch(/^extra-substituters = http:\/\/127\.0\.0\.1:\d+\/api\/packages\/nina\/nix\nextra-trusted-public-keys = 127\.0\.0\.1-\d+-nina-1:\S+\nnetrc-file = \/etc\/nix\/netrc$/);
     expect(netrc).toBe('machine 127.0.0.1 password YOUR_TOKEN');
     expect(push).toBe(`nix copy --to ${cacheUrl} ./result`);
 

@@ -196,6 +196,23 @@ describe.each(kinds)('UI settings on %s', (kind) => {
     });
   });
 
+  describe('the storage card', () => {
+    it('says how many packages there are and the space they take, a shared file counted once', async () => {
+      const sam = await t.createUser('sam');
+      const token = await t.token(sam);
+      const body = 'x'.repeat(3000);
+      for (const [pkg, v] of [['tool', '1.0'], ['tool', '1.1'], ['other', '1.0']]) {
+        const res = await fetch(`${t.url}/api/packages/sam/generic/${pkg}/${v}/file.bin`, { method: 'PUT', body, headers: { authorization: basic('sam', token) } });
+        expect(res.status).toBe(201);
+      }
+      const page = await (await signedIn('sam')).page('/sam/-/settings/packages');
+      const card = /<dl class="kv" id="storage-usage">([\s\S]*?)<\/dl>/.exec(page.html)![1]!.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+      // Two packages (three versions, three files, one blob): 3000 bytes, not 9000, and no blob or file counts.
+      expect(card).toMatch(/Packages 2 Space used 2\.9 KiB/);
+      expect(card).not.toMatch(/Files \d|Referenced|blob/i);
+    });
+  });
+
   describe('module pages', () => {
     it('mounts module pages under /{owner}/-/packages/{type}/-/ with the host layout, tabs, CSRF and assets', async () => {
       await t.createUser('tabby');

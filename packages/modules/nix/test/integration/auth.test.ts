@@ -112,6 +112,30 @@ describe.each(kinds)('nix cache auth on %s', (kind) => {
     await attemptWrites('alice', undefined, 401);
   });
 
+  it('tells a non-member what is true about a private cache of a public owner, the same whether the path exists or not', async () => {
+    // quinn is public, quinn's cache private: bob may not write there, as with any owner he is no member of.
+    await attemptWrites('quinn', 'bob', 403);
+    const bob = client('quinn', 'bob');
+    const put = await bob.fetch(`${randomHashPart()}.narinfo`, { method: 'PUT', body: 'StorePath: x\n' });
+    expect(put.status).toBe(403);
+    expect(await put.text()).toContain('"bob" may not write to the packages of "quinn"');
+    // The same words as for a public cache (alice's): nothing tells a private cache from a public one.
+    expect(await (await client('alice', 'bob').fetch(`${randomHashPart()}.narinfo`, { method: 'PUT', body: 'StorePath: x\n' })).text()).toContain(
+      '"bob" may not write to the packages of "alice"',
+    );
+    // Reading: 404, present or missing alike, and never the untrue "owner not found".
+    const texts = new Set<string>();
+    for (const rest of [`${pushed.quinn!.hashPart}.narinfo`, `${randomHashPart()}.narinfo`, 'nix-cache-info']) {
+      const res = await bob.get(rest);
+      expect(res.status, rest).toBe(404);
+      const text = await res.text();
+      expect(text).not.toMatch(/owner "quinn" not found/);
+      texts.add(text);
+    }
+    expect(texts.size).toBe(1);
+    expect([...texts][0]).toContain('"quinn" has no such packages that "bob" may read');
+  });
+
   it('hides a private cache: anonymous readers get 401 with a Basic challenge, other users 404, present or missing alike', async () => {
     for (const owner of ['vera', 'quinn']) {
       const anonymous: string[] = [];

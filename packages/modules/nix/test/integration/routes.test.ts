@@ -354,7 +354,7 @@ describe.each(kinds)('nix cache routes on %s', (kind) => {
       const res = await anon.admin('public-key');
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(await res.text()).toMatch(/^127\.0\.0\.1-alice-1:[A-Za-z0-9+/]{43}=\n$/);
+      expect(await res.text()).toMatch(/^127\.0\.0\.1-\d+-alice-1:[A-Za-z0-9+/]{43}=\n$/);
     });
 
     it('describes a cache that does not exist yet without creating it', async () => {

@@ -63,7 +63,7 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       alice = (await cacheOf('alice')).client;
       expect((await alice.admin('settings', { method: 'PUT', json: {} })).status).toBe(200);
       serverKey = parsePublicKey(await alice.publicKey());
-      expect(serverKey.name).toBe('127.0.0.1-alice-1');
+      expect(serverKey.name).toBe(`127.0.0.1-${t.port}-alice-1`);
     });
 
     it('signs every narinfo it serves with the server key, and keeps the uploader\'s signatures', async () => {
@@ -96,13 +96,13 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       const p = makePath({ name: 'first-push' });
       // The NAR enables the cache; the narinfo is the first thing that needs the cache's key.
       expect((await carol.putNar(p)).status).toBe(201);
-      const impostor = generateSigningKey('127.0.0.1-carol-1');
+      const impostor = generateSigningKey(`127.0.0.1-${t.port}-carol-1`);
       await expectNothingLeft(t, async () => {
         await expect400(carol.putNarInfo(withInfo(p, { sigs: [signPath(p.info, impostor)] })), /own key/);
       });
       expect((await carol.putNarInfo(p)).status).toBe(201);
       const key = parsePublicKey(await carol.publicKey());
-      expect(key.name).toBe('127.0.0.1-carol-1');
+      expect(key.name).toBe(`127.0.0.1-${t.port}-carol-1`);
       const { sigs } = await servedSigs(carol, p);
       expect([...sigs.keys()]).toEqual([key.name]);
       expect(verifies(p, sigs.get(key.name), key)).toBe(true);
@@ -194,7 +194,7 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       const rotated = await dave.admin('keys/rotate', { method: 'POST' });
       expect(rotated.status).toBe(201);
       const { id: key2Id, name, public_key: publicKey } = (await rotated.json()) as { id: number; name: string; public_key: string };
-      expect(name).toBe('127.0.0.1-dave-2');
+      expect(name).toBe(`127.0.0.1-${t.port}-dave-2`);
       const key2 = parsePublicKey(publicKey);
       expect(await dave.publicKey()).toBe(publicKey);
       expect(await signatureRows(key2Id)).toBe(0);
@@ -243,7 +243,7 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       }
       // The next rotation takes the next number.
       const third = await dave.admin('keys/rotate', { method: 'POST' });
-      expect(((await third.json()) as { name: string }).name).toBe('127.0.0.1-dave-3');
+      expect(((await third.json()) as { name: string }).name).toBe(`127.0.0.1-${t.port}-dave-3`);
     });
   });
 
@@ -268,7 +268,7 @@ describe.each(kinds)('nix signing on %s', (kind) => {
       const key = parsePublicKey(publicText);
       const { sigs } = await servedSigs(erin, p);
       expect(verifies(p, sigs.get('test-2'), key)).toBe(true);
-      expect(sigs.has('127.0.0.1-erin-1')).toBe(true);
+      expect(sigs.has(`127.0.0.1-${t.port}-erin-1`)).toBe(true);
       // New pushes: the imported key only; a Sig in its name is the cache's own now: the
       // one its owner makes with the same secret is the server's, any other a forgery.
       const q = makePath({ name: 'after-import' });

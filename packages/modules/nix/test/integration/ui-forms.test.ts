@@ -113,8 +113,8 @@ describe.each(kinds)('Nix UI access and forms on %s', (kind) => {
     expect((await browsers.bob!.post(action, { action: 'enable' }, { from: '/bob/-/settings/packages' })).status).toBe(404);
 
     const done = await browsers.dave!.follow(await browsers.dave!.post(action, { action: 'enable' }, { from: settings }));
-    expect(textOf(done.html)).toContain('The Nix cache is enabled; it signs with 127.0.0.1-dave-1.');
-    expect(textOf(section(done.html, 'nix-keys'))).toMatch(/127\.0\.0\.1-dave-1 127\.0\.0\.1-dave-1:[A-Za-z0-9+/]{43}= Copy Active/);
+    expect(textOf(done.html)).toContain(`The Nix cache is enabled; it signs with 127.0.0.1-${t.port}-dave-1.`);
+    expect(textOf(section(done.html, 'nix-keys'))).toMatch(/127\.0\.0\.1-\d+-dave-1 127\.0\.0\.1-\d+-dave-1:[A-Za-z0-9+/]{43}= Copy Active/);
     expect((await browsers.dave!.page('/dave/-/packages')).html).toContain('>Nix cache</a>');
   });
 
@@ -144,13 +144,13 @@ describe.each(kinds)('Nix UI access and forms on %s', (kind) => {
     const action = '/erin/-/settings/packages/nix';
     const from = '/erin/-/settings/packages';
     const rotated = await b.follow(await b.post(action, { action: 'rotate' }, { from }));
-    expect(textOf(rotated.html)).toContain('127.0.0.1-erin-2 is the new signing key.');
+    expect(textOf(rotated.html)).toContain(`127.0.0.1-${t.port}-erin-2 is the new signing key.`);
     const keys = textOf(section(rotated.html, 'nix-keys'));
-    expect(keys).toMatch(/127\.0\.0\.1-erin-2 .* Active/);
-    expect(keys).toMatch(/127\.0\.0\.1-erin-1 .* Retired/);
+    expect(keys).toMatch(/127\.0\.0\.1-\d+-erin-2 .* Active/);
+    expect(keys).toMatch(/127\.0\.0\.1-\d+-erin-1 .* Retired/);
     const cachePage = await b.page('/erin/-/packages/nix/-/cache');
     const trusted = textOf(section(cachePage.html, 'snippet-nix-conf'));
-    expect(trusted).toMatch(/extra-trusted-public-keys = 127\.0\.0\.1-erin-2:\S+ 127\.0\.0\.1-erin-1:\S+/);
+    expect(trusted).toMatch(/extra-trusted-public-keys = 127\.0\.0\.1-\d+-erin-2:\S+ 127\.0\.0\.1-\d+-erin-1:\S+/);
 
     const own = generateSigningKey('erin.example-1');
     const imported = await b.follow(await b.post(action, { action: 'import', secretKey: formatSecretKey(own) }, { from }));
@@ -164,11 +164,11 @@ describe.each(kinds)('Nix UI access and forms on %s', (kind) => {
       `SELECT id, name FROM owner_key WHERE owner_id = $1 AND purpose = 'nix-cache' ORDER BY id`,
       [users.erin!.id],
     );
-    const first = rows.find((r) => r.name === '127.0.0.1-erin-1')!;
+    const first = rows.find((r) => r.name === `127.0.0.1-${t.port}-erin-1`)!;
     expect((await b.post(action, { action: 'drop', key: String(first.id) }, { csrf: null })).status).toBe(403);
     const dropped = await b.follow(await b.post(action, { action: 'drop', key: String(first.id) }, { from }));
-    expect(textOf(dropped.html)).toContain('127.0.0.1-erin-1 was dropped');
-    expect(textOf(section(dropped.html, 'nix-keys'))).not.toContain('127.0.0.1-erin-1');
+    expect(textOf(dropped.html)).toContain(`127.0.0.1-${t.port}-erin-1 was dropped`);
+    expect(textOf(section(dropped.html, 'nix-keys'))).not.toContain(`127.0.0.1-${t.port}-erin-1`);
     const active = rows.find((r) => r.name === 'erin.example-1')!;
     const refused = await b.post(action, { action: 'drop', key: String(active.id) }, { from });
     expect(refused.status).toBe(400);

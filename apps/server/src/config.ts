@@ -76,6 +76,13 @@ export interface ForgeConfig {
   /** Turns off self-registration in the web UI (`FORGE_DISABLE_REGISTRATION=1`); Gitea's default is on. */
   disableRegistration: boolean;
   /**
+   * Whether the first account registered in the web UI becomes the site administrator
+   * (`FORGE_FIRST_SIGNUP_ADMIN`: `on`, `off`, or `auto`, the default: on only when
+   * FORGE_BASE_URL names a loopback host, so an instance on a public address never hands
+   * its administration to whoever registers first; there the CLI makes the first admin).
+   */
+  firstSignUpAdmin: boolean;
+  /**
    * Which peers are reverse proxies whose `X-Forwarded-For` names the client
    * (`FORGE_TRUST_PROXY`: a hop count or addresses and subnets; default none).
    */
@@ -121,6 +128,7 @@ export const CONFIG_ENV_VARS = [
   'LOG_LEVEL',
   'FORGE_ACCESS_LOG',
   'FORGE_DISABLE_REGISTRATION',
+  'FORGE_FIRST_SIGNUP_ADMIN',
   'FORGE_TRUST_PROXY',
   'FORGE_SIGNIN_ACCOUNT_LIMIT',
   'FORGE_SIGNIN_ADDRESS_LIMIT',
@@ -180,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel,
     accessLog: !['0', 'false', 'no', 'off'].includes(String(env.FORGE_ACCESS_LOG ?? '1').toLowerCase()),
     disableRegistration: ['1', 'true', 'yes', 'on'].includes(String(env.FORGE_DISABLE_REGISTRATION ?? '').toLowerCase()),
+    firstSignUpAdmin: firstSignUpAdmin(env.FORGE_FIRST_SIGNUP_ADMIN, baseUrl),
     trustProxy: validTrustProxy(env.FORGE_TRUST_PROXY),
     signIn: {
       perAccount: positive(env.FORGE_SIGNIN_ACCOUNT_LIMIT, DEFAULT_SIGN_IN_LIMITS.perAccount, 'FORGE_SIGNIN_ACCOUNT_LIMIT'),
@@ -276,4 +285,14 @@ function positiveDuration(text: string, name: string): number {
   const ms = parseDuration(text, name);
   if (ms <= 0) throw new Error(`${name} must be above zero, got "${text}"`);
   return ms;
+}
+
+/** FORGE_FIRST_SIGNUP_ADMIN: `on`/`off`, or `auto` (on only for a loopback base URL). */
+function firstSignUpAdmin(value: string | undefined, baseUrl: string): boolean {
+  const v = (value ?? 'auto').trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  if (v !== 'auto') throw new Error(`FORGE_FIRST_SIGNUP_ADMIN must be on, off or auto, not "${value}"`);
+  const host = new URL(baseUrl).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
 }

@@ -232,6 +232,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
         secret,
         baseUrl: config.baseUrl,
         registration: !config.disableRegistration,
+        firstSignUpAdmin: config.firstSignUpAdmin,
         logger: logger.child({ component: 'web' }),
       }),
     );

@@ -33,7 +33,12 @@ async function serve(config: ForgeConfig): Promise<void> {
   });
   if (index === undefined || index === 0) {
     if ((await forge.owners.countUsers()) === 0) {
-      logger.warn('no users yet: create the first admin with `npx forge admin user create --admin --username … --password … --email …`');
+      const cli = 'create the first admin with `npx forge admin user create --admin --username … --password … --email …`';
+      logger.warn(
+        config.firstSignUpAdmin && !config.disableRegistration
+          ? `no users yet: the first account registered at ${config.baseUrl}/user/sign_up becomes the administrator (FORGE_FIRST_SIGNUP_ADMIN), or ${cli}`
+          : `no users yet: ${cli} (a sign-up in the web UI does not make an administrator here: FORGE_FIRST_SIGNUP_ADMIN)`,
+      );
     }
   }
   reportReady();

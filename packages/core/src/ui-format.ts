@@ -56,3 +56,17 @@ export function query(params: Record<string, string | number | undefined | null>
 export function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+/** What every snippet has in place of a token (the dashboard, the cache page, the docs). */
+export const TOKEN_PLACEHOLDER = 'YOUR_TOKEN';
+/** What a snippet has in place of the login when nobody is signed in. */
+export const LOGIN_PLACEHOLDER = 'YOUR_USER_NAME';
+
+/**
+ * The one netrc line of every snippet (curl, Nix): the host of `baseUrl` (netrc matches host
+ * names, never ports), the login (the server takes any login, but curl and Nix both send it,
+ * and logs then name the user) and the token as password.
+ */
+export function netrcLine(baseUrl: string, login: string | null | undefined): string {
+  return `machine ${new URL(baseUrl).hostname} login ${login || LOGIN_PLACEHOLDER} password ${TOKEN_PLACEHOLDER}`;
+}

@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import type { OrgRole, Owner } from '@forge/core';
+import { netrcLine, type OrgRole, type Owner } from '@forge/core';
 import { Avatar, CodeBlock, VisibilityBadge } from './shell/components.js';
 import { href } from './shell/format.js';
 import type { Shell } from './shell/shell.js';
@@ -80,7 +80,7 @@ export function homeRoutes(shell: Shell): Router {
                   Create an access token
                 </a>
                 <p class="side-heading">netrc line (curl, nix)</p>
-                <CodeBlock code={`machine ${new URL(host).hostname} login ${user.name} password TOKEN`} label="netrc line" />
+                <CodeBlock code={netrcLine(host, user.name)} label="netrc line" />
                 <p class="side-heading">Your package API</p>
                 <CodeBlock code={`${host}/api/packages/${user.name}/`} label="package API address" />
               </div>

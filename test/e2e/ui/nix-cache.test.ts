@@ -171,8 +171,9 @@ describe.runIf(chromium.available && nix.available)('the Nix cache pages in head
     const nixConf = await copy('snippet-nix-conf');
     const netrc = await copy('snippet-netrc');
     const push = await copy('snippet-push');
+    // The cache is private (made so above): nix.conf names the netrc file; the netrc line has the login.
     expect(nixConf).toMatch(/^extra-substituters = http:\/\/127\.0\.0\.1:\d+\/api\/packages\/nina\/nix\nextra-trusted-public-keys = 127\.0\.0\.1-\d+-nina-1:\S+\nnetrc-file = \/etc\/nix\/netrc$/);
-    expect(netrc).toBe('machine 127.0.0.1 password YOUR_TOKEN');
+    expect(netrc).toBe('machine 127.0.0.1 login nina password YOUR_TOKEN');
     expect(push).toBe(`nix copy --to ${cacheUrl} ./result`);
 
     // A client with no substituter and no trusted key of its own: only the snippets. The
@@ -198,6 +199,40 @@ describe.runIf(chromium.available && nix.available)('the Nix cache pages in head
     expect(pushed.code, pushed.stderr).toBe(0);
     await page.goto(`${t.url}${base}/paths?q=ui-e2e-extra`);
     expect(await page.locator('#store-paths tbody tr').count()).toBe(1);
+  });
+
+  it('is usable at phone width (390 px): no page scrolls sideways, no snippet is cut off', async () => {
+    const phone = await browser.context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    try {
+      const pages: Array<[string, string]> = [
+        ['dashboard', '/'],
+        ['cache', base],
+        ['paths', `${base}/paths`],
+        ['path', `${base}/paths/${hashOf(closure.outPaths[0]!)}`],
+        ['settings', '/nina/-/settings/packages'],
+        ['tokens', '/user/settings/applications'],
+      ];
+      for (const [name, url] of pages) {
+        const res = await phone.goto(`${t.url}${url}`);
+        expect(res?.status(), url).toBe(200);
+        const layout = await phone.evaluate(() => ({
+          page: document.documentElement.scrollWidth,
+          viewport: window.innerWidth,
+          // A snippet whose text is wider than its box is cut off (or needs a hidden sideways scroll).
+          cut: [...document.querySelectorAll('.code-block pre')]
+            .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+            .map((pre) => (pre.closest('.code-block')?.id || pre.textContent!.slice(0, 40))),
+          snippets: document.querySelectorAll('.code-block pre').length,
+        }));
+        expect(layout.page, `${url} is ${layout.page} px wide at ${layout.viewport} px`).toBeLessThanOrEqual(layout.viewport);
+        expect(layout.cut, `${url}: snippets cut off`).toEqual([]);
+        if (name === 'dashboard' || name === 'cache') expect(layout.snippets, url).toBeGreaterThan(0);
+        await phone.screenshot({ path: path.join(SCREENSHOTS, `nix-phone-${name}.png`), fullPage: true });
+      }
+    } finally {
+      await phone.close();
+    }
   });
 
   it('revokes the token; nix copy fails', async () => {

@@ -107,3 +107,21 @@ describe('README documents every setting', () => {
     expect(readme).toContain('`…_FILE`');
   });
 });
+
+describe('loadConfig: FORGE_FIRST_SIGNUP_ADMIN', () => {
+  const dir = '/tmp/forge-config-test';
+  it('by default (auto) lets the first sign-up administer only a server on a loopback address', () => {
+    expect(loadConfig({}, dir).firstSignUpAdmin).toBe(true); // http://localhost:3000
+    for (const url of ['http://127.0.0.1:3000', 'http://[::1]:3000', 'http://forge.localhost']) {
+      expect(loadConfig({ FORGE_BASE_URL: url }, dir).firstSignUpAdmin, url).toBe(true);
+    }
+    for (const url of ['https://forge.example', 'http://192.168.1.5:3000', 'http://10.0.0.1']) {
+      expect(loadConfig({ FORGE_BASE_URL: url }, dir).firstSignUpAdmin, url).toBe(false);
+    }
+  });
+  it('is on or off when set, and refuses anything else', () => {
+    expect(loadConfig({ FORGE_BASE_URL: 'https://forge.example', FORGE_FIRST_SIGNUP_ADMIN: 'on' }, dir).firstSignUpAdmin).toBe(true);
+    expect(loadConfig({ FORGE_FIRST_SIGNUP_ADMIN: 'off' }, dir).firstSignUpAdmin).toBe(false);
+    expect(() => loadConfig({ FORGE_FIRST_SIGNUP_ADMIN: 'maybe' }, dir)).toThrow(/FORGE_FIRST_SIGNUP_ADMIN must be on, off or auto/);
+  });
+});

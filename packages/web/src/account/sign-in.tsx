@@ -138,8 +138,9 @@ export function accountRoutes(shell: Shell): Router {
     }
     let user: User;
     try {
-      // As in Gitea, the first account of a fresh server becomes its administrator.
-      const first = (await owners.countUsers()) === 0;
+      // As in Gitea, the first account of a fresh server becomes its administrator, where
+      // FORGE_FIRST_SIGNUP_ADMIN allows it (by default only on a loopback base URL).
+      const first = shell.deps.firstSignUpAdmin === true && (await owners.countUsers()) === 0;
       user = await owners.createUser({ username: input.user_name, email: input.email, password: String(body.password ?? ''), isAdmin: first });
     } catch (err) {
       if (isForgeError(err) && err.status < 500) return signUpPage(req, res, { ...input, error: capitalise(err.message) + '.' }, 400);

@@ -40,6 +40,8 @@ export interface WebUiDeps {
   baseUrl: string;
   /** Self-registration (`FORGE_DISABLE_REGISTRATION` turns it off). */
   registration: boolean;
+  /** The first account registered becomes the site administrator (`FORGE_FIRST_SIGNUP_ADMIN`). */
+  firstSignUpAdmin?: boolean;
   logger: Logger;
 }
 

@@ -193,7 +193,19 @@ describe.each(kinds)('registration switched off on %s', (kind) => {
 });
 
 describe('the first account', () => {
-  it('becomes the site administrator, as in Gitea', async () => {
+  it('does not become an administrator where FORGE_FIRST_SIGNUP_ADMIN is off (the default on a public base URL)', async () => {
+    const t = await startTestServer({ db: 'pglite', config: { firstSignUpAdmin: false } });
+    try {
+      const c = new FormClient(t.url);
+      const res = await c.post('/user/sign_up', { user_name: 'stranger', email: 's@example.test', password: 'stranger-password', retype: 'stranger-password' });
+      expect(res.status).toBe(303);
+      expect((await t.forge.owners.findUser('stranger'))?.isAdmin).toBe(false);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('becomes the site administrator, as in Gitea, where FORGE_FIRST_SIGNUP_ADMIN allows it (the default on a loopback base URL)', async () => {
     const t = await startTestServer({ db: 'pglite' });
     try {
       const c = new FormClient(t.url);

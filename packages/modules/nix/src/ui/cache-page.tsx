@@ -1,39 +1,10 @@
 import type { Request, Response } from 'express';
 import type { ComponentChildren } from 'preact';
-import { Card, CodeBlock, EmptyState, formatBytes, NotFoundError, shellQuote, Time, type UiHelpers, type UiPageContext, type Visibility } from '@forge/core';
+import { Card, CodeBlock, EmptyState, formatBytes, NotFoundError, Time, TOKEN_PLACEHOLDER, type UiHelpers, type UiPageContext, type Visibility } from '@forge/core';
 import type { CacheKey, CacheSettings } from '../cache/index.js';
 import { Icon } from './icon.js';
-import { nixString } from './format.js';
+import { NETRC_FILE, nixClientSnippets, pushCommand, type NixClientSnippets } from './client-snippets.js';
 import type { NixUi } from './nix-ui.js';
-
-/** Where the snippets tell clients to keep credentials (Nix's default `netrc-file`). */
-const NETRC_FILE = '/etc/nix/netrc';
-/** What the netrc line has instead of a token. */
-const TOKEN_PLACEHOLDER = 'YOUR_TOKEN';
-
-/** The setup snippets of a cache, exactly as the page prints them (the browser test uses them). */
-function setupSnippets(input: { substituter: string; publicKeys: string[] }) {
-  const { substituter, publicKeys } = input;
-  const host = new URL(substituter).hostname;
-  return {
-    substituter,
-    publicKeys: publicKeys.join(' '),
-    // `extra-` adds to the defaults instead of replacing them: cache.nixos.org stays.
-    nixConf: [`extra-substituters = ${substituter}`, `extra-trusted-public-keys = ${publicKeys.join(' ')}`, `netrc-file = ${NETRC_FILE}`].join('\n'),
-    netrc: `machine ${host} password ${TOKEN_PLACEHOLDER}`,
-    // NixOS merges these lists with its own defaults (cache.nixos.org stays).
-    nixos: [
-      'nix.settings = {',
-      `  substituters = [ ${nixString(substituter)} ];`,
-      '  trusted-public-keys = [',
-      ...publicKeys.map((k) => `    ${nixString(k)}`),
-      '  ];',
-      `  netrc-file = ${nixString(NETRC_FILE)};`,
-      '};',
-    ].join('\n'),
-    push: `nix copy --to ${shellQuote(substituter)} ./result`,
-  };
-}
 
 /** `/{owner}/-/packages/nix/-/cache`: how to use the cache, its figures, recent pushes. */
 export function cacheOverview(nixUi: NixUi, ui: UiHelpers) {
@@ -54,7 +25,12 @@ export function cacheOverview(nixUi: NixUi, ui: UiHelpers) {
     ]);
     const now = Date.now();
     const owner = page.owner;
-    const snippets = setupSnippets({ substituter: nix.substituterUrl(owner), publicKeys: keys.map((k) => k.publicKeyText) });
+    const snippets = nixClientSnippets({
+      substituter: nix.substituterUrl(owner),
+      publicKeys: keys.map((k) => k.publicKeyText),
+      private: visibility === 'private',
+      login: page.actor.user?.name,
+    });
     const saved = Math.max(stats.fileBytes - stored, 0);
     await ui.render(res, page, {
       title: `Nix cache · ${owner.name}`,
@@ -138,7 +114,7 @@ function Stat(props: { label: string; value: ComponentChildren; note?: string; t
   );
 }
 
-function Setup(props: { snippets: ReturnType<typeof setupSnippets>; keys: CacheKey[]; private: boolean; signedIn: boolean }) {
+function Setup(props: { snippets: NixClientSnippets; keys: CacheKey[]; private: boolean; signedIn: boolean }) {
   const { snippets } = props;
   const retired = props.keys.filter((k) => !k.active).length;
   return (
@@ -236,7 +212,7 @@ function NoCache({ nixUi, page }: { nixUi: NixUi; page: UiPageContext }) {
           ) : null}
         </p>
         <div class="nix-empty-snippet">
-          <CodeBlock code={`nix copy --to ${shellQuote(url)} ./result`} label="nix copy command" />
+          <CodeBlock code={pushCommand(url)} label="nix copy command" />
         </div>
       </EmptyState>
     </section>

@@ -114,8 +114,9 @@ describe.each(kinds)('Nix cache pages on %s', (kind) => {
     const page = textOf(html);
     expect(page).toContain(`extra-substituters = ${url}`);
     expect(page).toContain(`extra-trusted-public-keys = ${key}`);
-    expect(page).toContain('netrc-file = /etc/nix/netrc');
-    expect(page).toContain('machine 127.0.0.1 password YOUR_TOKEN');
+    // A public cache: no netrc-file; the netrc line (for pushing) has a login, a placeholder for a visitor.
+    expect(page).not.toContain('netrc-file');
+    expect(page).toContain('machine 127.0.0.1 login YOUR_USER_NAME password YOUR_TOKEN');
     expect(page).toContain(`substituters = [ "${url}" ];`);
     expect(page).toContain(`"${key}"`);
     expect(page).toContain(`nix copy --to ${url} ./result`);

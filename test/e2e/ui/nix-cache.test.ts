@@ -224,8 +224,13 @@ describe.runIf(chromium.available && nix.available)('the Nix cache pages in head
             .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
             .map((pre) => (pre.closest('.code-block')?.id || pre.textContent!.slice(0, 40))),
           snippets: document.querySelectorAll('.code-block pre').length,
+          // What sticks out: the outermost such elements, named in the failure message.
+          wide: [...document.querySelectorAll('body *')]
+            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !(e.parentElement!.getBoundingClientRect().right > window.innerWidth + 1))
+            .slice(0, 5)
+            .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${[...e.classList].join('.')} (${Math.round(e.getBoundingClientRect().right)} px)`),
         }));
-        expect(layout.page, `${url} is ${layout.page} px wide at ${layout.viewport} px`).toBeLessThanOrEqual(layout.viewport);
+        expect(layout.page, `${url} is ${layout.page} px wide at ${layout.viewport} px: ${layout.wide.join(', ')}`).toBeLessThanOrEqual(layout.viewport);
         expect(layout.cut, `${url}: snippets cut off`).toEqual([]);
         if (name === 'dashboard' || name === 'cache') expect(layout.snippets, url).toBeGreaterThan(0);
         await phone.screenshot({ path: path.join(SCREENSHOTS, `nix-phone-${name}.png`), fullPage: true });

@@ -91,6 +91,13 @@ export interface ForgeConfig {
   signIn: SignInLimits;
   /** Password hashes computed at once and waiting (docs/security.md). */
   passwordHashing: PasswordHashingLimits;
+  /**
+   * Upstream binary caches owners may name (`FORGE_UPSTREAM_ALLOW`: comma-separated origins,
+   * `https://*` for any HTTPS URL, `none` for no upstreams; default https://cache.nixos.org).
+   */
+  upstreamAllow: string[];
+  /** Longest wait for one upstream narinfo (`FORGE_UPSTREAM_TIMEOUT`, default 5s). */
+  upstreamTimeoutMs: number;
 }
 
 /** Settings that may instead be read from the file named by `<NAME>_FILE`. */
@@ -135,6 +142,8 @@ export const CONFIG_ENV_VARS = [
   'FORGE_SIGNIN_WINDOW_SECONDS',
   'FORGE_PASSWORD_HASH_CONCURRENCY',
   'FORGE_PASSWORD_HASH_QUEUE',
+  'FORGE_UPSTREAM_ALLOW',
+  'FORGE_UPSTREAM_TIMEOUT',
   ...SECRET_FILE_VARS.map((name) => `${name}_FILE` as const),
 ] as const;
 
@@ -199,7 +208,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       concurrency: positive(env.FORGE_PASSWORD_HASH_CONCURRENCY, DEFAULT_PASSWORD_HASHING.concurrency, 'FORGE_PASSWORD_HASH_CONCURRENCY'),
       queue: integer(env.FORGE_PASSWORD_HASH_QUEUE, DEFAULT_PASSWORD_HASHING.queue, 'FORGE_PASSWORD_HASH_QUEUE'),
     },
+    upstreamAllow: upstreamAllow(env.FORGE_UPSTREAM_ALLOW),
+    upstreamTimeoutMs: parseDuration(env.FORGE_UPSTREAM_TIMEOUT || '5s', 'FORGE_UPSTREAM_TIMEOUT'),
   };
+}
+
+/** FORGE_UPSTREAM_ALLOW: origins (scheme://host[:port]), `https://*`, or `none`. */
+function upstreamAllow(value: string | undefined): string[] {
+  const text = value?.trim();
+  if (!text) return ['https://cache.nixos.org'];
+  if (text === 'none') return [];
+  return text.split(',').map((entry) => {
+    const e = entry.trim();
+    if (e === 'https://*') return e;
+    let url: URL;
+    try {
+      url = new URL(e);
+    } catch {
+      throw new Error(`FORGE_UPSTREAM_ALLOW: "${e}" is not an origin such as https://cache.nixos.org`);
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname.includes('*') || url.origin + '/' !== url.href.replace(/\/+$/, '/') ) {
+      throw new Error(`FORGE_UPSTREAM_ALLOW: "${e}" must be an http(s) origin (scheme://host[:port], no path)`);
+    }
+    return url.origin;
+  });
 }
 
 function validTrustProxy(value: string | undefined): string | undefined {

@@ -18,7 +18,7 @@ async function serve(config: ForgeConfig): Promise<void> {
   const index = workerIndex();
   const baseLogger = createLogger(config.logLevel);
   const logger = index === undefined ? baseLogger : baseLogger.child({ worker: index });
-  const forge = await createForge({ config, modules: defaultModules(), logger });
+  const forge = await createForge({ config, modules: defaultModules(config), logger });
   const server = await listen(forge.handler, config.port, config.listen);
   // One admin socket per data directory: the first worker serves it.
   const adminSocket = index === undefined || index === 0 ? await serveAdminSocket(forge) : undefined;

@@ -1,4 +1,5 @@
 import type { PackageTypeModule } from '@forge/core';
+import type { ForgeConfig } from './config.js';
 import { genericModule } from '@forge/module-generic';
 import { nixModule } from '@forge/module-nix';
 
@@ -6,9 +7,9 @@ import { nixModule } from '@forge/module-nix';
  * The package types this server offers. Adding a type is one line here plus its own
  * folder under packages/modules/; nothing else in the host changes.
  */
-export function defaultModules(): PackageTypeModule[] {
+export function defaultModules(config?: Pick<ForgeConfig, 'upstreamAllow' | 'upstreamTimeoutMs'>): PackageTypeModule[] {
   return [
     genericModule(),
-    nixModule(),
+    nixModule(config && { upstreams: { allow: config.upstreamAllow, limits: { timeoutMs: config.upstreamTimeoutMs } } }),
   ];
 }

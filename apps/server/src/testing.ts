@@ -66,7 +66,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   };
   let forge: Forge | undefined;
   try {
-    forge = await createForge({ config, modules: options.modules ?? defaultModules(), database: testDb.options, logger: options.logger });
+    forge = await createForge({ config, modules: options.modules ?? defaultModules(config), database: testDb.options, logger: options.logger });
     const server = await listen(forge.handler, port, '127.0.0.1');
     const f = forge;
     let counter = 0;

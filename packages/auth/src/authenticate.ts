@@ -67,7 +67,7 @@ export async function resolveActor(req: IncomingMessage & { path: string; origin
   const creds = parseAuthorization(req.headers.authorization);
   if (!creds) return null;
   const identity = await options.tokens.verify(creds.secret);
-  if (identity) return { user: identity.user, via: 'token', scopes: identity.scopes, tokenId: identity.tokenId };
+  if (identity) return { user: identity.user, via: 'token', scopes: identity.scopes, tokenId: identity.tokenId, tokenName: identity.tokenName };
   const address = options.clientAddress(req);
   if (creds.kind === 'basic' && creds.username && options.passwordAllowed?.(req)) {
     // The sign-in logs its own failure (and throttles).

@@ -17,6 +17,8 @@ export interface TokenInfo {
 export interface TokenIdentity {
   user: User;
   tokenId: number;
+  /** The token's name (the label its user gave it). */
+  tokenName: string;
   scopes: ReadonlySet<Scope>;
 }
 
@@ -135,7 +137,7 @@ export class TokenService {
     if (identity === undefined) {
       const epoch = this.#verified.epoch();
       const found = await this.lookup(hash, now);
-      identity = found && { user: found.user, tokenId: found.tokenId, scopes: found.scopes };
+      identity = found && { user: found.user, tokenId: found.tokenId, tokenName: found.tokenName, scopes: found.scopes };
       // An expiring token leaves the memo no later than it expires.
       this.#verified.set(hash, identity, epoch, found?.expiresAt === undefined ? undefined : Math.min(MEMO_TTL_MS, found.expiresAt - now));
     }
@@ -152,6 +154,7 @@ export class TokenService {
     return {
       user: toOwner(owner) as User,
       tokenId: row.id,
+      tokenName: row.name,
       scopes: new Set(row.scopes.split(',') as Scope[]),
       expiresAt: row.expiresAt?.getTime(),
     };

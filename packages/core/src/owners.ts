@@ -57,6 +57,8 @@ export interface Actor {
   scopes?: ReadonlySet<Scope>;
   /** Token id when `via === 'token'`. */
   tokenId?: number;
+  /** The token's name when `via === 'token'` (provenance: which token pushed a package). */
+  tokenName?: string;
 }
 
 export const ANONYMOUS: Actor = Object.freeze({ user: null, via: 'anonymous' });

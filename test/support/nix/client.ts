@@ -34,6 +34,12 @@ export interface NixClientSettings {
   netrcFile: string;
   /** `max-jobs`, default: the number of CPUs. */
   maxJobs: number;
+  /**
+   * Nix's narinfo disk cache TTLs: `zero` (the default here: `narinfo-cache-positive-ttl`
+   * and `-negative-ttl` = 0, so every lookup asks the server) or `default` (the lines are
+   * left out: Nix's own 30 days positive, 1 hour negative, as users run it).
+   */
+  narinfoCacheTtls: 'zero' | 'default';
   /** Anything else, written verbatim as `key = value` (arrays joined by spaces, booleans as true/false). */
   extra: Record<string, NixSettingValue>;
 }
@@ -103,8 +109,12 @@ export function renderNixConf(settings: NixClientSettings): string {
     ['substituters', settings.substituters],
     ['trusted-public-keys', settings.trustedPublicKeys],
     ['require-sigs', settings.requireSigs],
-    ['narinfo-cache-negative-ttl', 0],
-    ['narinfo-cache-positive-ttl', 0],
+    ...(settings.narinfoCacheTtls === 'default'
+      ? []
+      : ([
+          ['narinfo-cache-negative-ttl', 0],
+          ['narinfo-cache-positive-ttl', 0],
+        ] as [string, NixSettingValue][])),
     ['netrc-file', settings.netrcFile],
     ['max-jobs', settings.maxJobs],
     ['cores', 1],
@@ -160,6 +170,7 @@ export class NixClient {
       requireSigs: options.requireSigs ?? true,
       netrcFile: options.netrcFile ? path.resolve(options.netrcFile) : path.join(this.confDir, 'netrc'),
       maxJobs: options.maxJobs ?? availableParallelism(),
+      narinfoCacheTtls: options.narinfoCacheTtls ?? 'zero',
       extra: options.extra ?? {},
     };
     // A minimal environment: nothing from the caller's Nix setup (NIX_PATH, NIX_REMOTE,

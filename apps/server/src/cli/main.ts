@@ -24,7 +24,7 @@ async function run(command: AdminCommand, args: AdminArgs): Promise<void> {
     if (viaServer.exitCode !== 0) process.exit(viaServer.exitCode);
     return;
   }
-  const forge = await createForge({ config: { ...config, logLevel: 'warn', accessLog: false, cleanupIntervalMs: 0 }, modules: defaultModules() });
+  const forge = await createForge({ config: { ...config, logLevel: 'warn', accessLog: false, cleanupIntervalMs: 0 }, modules: defaultModules(config) });
   let exitCode = 0;
   try {
     const local = new ProgressBar();

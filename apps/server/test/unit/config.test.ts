@@ -125,3 +125,20 @@ describe('loadConfig: FORGE_FIRST_SIGNUP_ADMIN', () => {
     expect(() => loadConfig({ FORGE_FIRST_SIGNUP_ADMIN: 'maybe' }, dir)).toThrow(/FORGE_FIRST_SIGNUP_ADMIN must be on, off or auto/);
   });
 });
+
+describe('loadConfig: upstream caches', () => {
+  it('allows cache.nixos.org by default, origins listed, any HTTPS with https://*, none with none', () => {
+    expect(loadConfig({}).upstreamAllow).toEqual(['https://cache.nixos.org']);
+    expect(loadConfig({ FORGE_UPSTREAM_ALLOW: 'https://cache.nixos.org, http://127.0.0.1:8080' }).upstreamAllow).toEqual(['https://cache.nixos.org', 'http://127.0.0.1:8080']);
+    expect(loadConfig({ FORGE_UPSTREAM_ALLOW: 'https://*' }).upstreamAllow).toEqual(['https://*']);
+    expect(loadConfig({ FORGE_UPSTREAM_ALLOW: 'none' }).upstreamAllow).toEqual([]);
+    expect(loadConfig({}).upstreamTimeoutMs).toBe(5_000);
+    expect(loadConfig({ FORGE_UPSTREAM_TIMEOUT: '2s' }).upstreamTimeoutMs).toBe(2_000);
+  });
+
+  it('refuses what is not an http(s) origin', () => {
+    for (const bad of ['cache.nixos.org', 'ftp://cache.nixos.org', 'https://cache.nixos.org/some/path', 'http://*']) {
+      expect(() => loadConfig({ FORGE_UPSTREAM_ALLOW: bad }), bad).toThrow(/FORGE_UPSTREAM_ALLOW/);
+    }
+  });
+});

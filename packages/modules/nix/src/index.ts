@@ -6,6 +6,7 @@ import { nixApiDoc } from './http/api-doc.js';
 import { registerHttpRoutes } from './http/routes.js';
 import { NixSchema1732406500000 } from './migrations/1732406500000-nix-schema.js';
 import { NixLifecycle1796200000000 } from './migrations/1796200000000-nix-lifecycle.js';
+import { NixUpstreams1796300000000 } from './migrations/1796300000000-nix-upstreams.js';
 import { registerNixUi } from './ui/index.js';
 
 /** Limits of the cache (each has a default; docs/security.md lists them). */
@@ -17,7 +18,7 @@ export function nixModule(options: NixModuleOptions = {}): PackageTypeModule {
     id: NIX,
     apiVersion: MODULE_API_VERSION,
     displayName: 'Nix',
-    migrations: [NixSchema1732406500000, NixLifecycle1796200000000],
+    migrations: [NixSchema1732406500000, NixLifecycle1796200000000, NixUpstreams1796300000000],
     register(ctx) {
       const nix = createNixCache(ctx, options);
       // Who reads a cache is the cache's own visibility: the host applies it to this module's

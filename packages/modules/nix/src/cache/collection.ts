@@ -92,13 +92,11 @@ export class CacheCollection {
     // This process's recent reads count: write them before taking the snapshot.
     await this.deps.accesses.flush();
     const queries = new CollectionQueries(this.deps.db);
-    const settings = await this.deps.settings.get(owner.id);
-    // Without retention or a size limit no path is garbage: only orphan uploads can go, and
-    // the cache's graph need not be read (the scheduled run visits every cache each hour).
-    const needsGraph = Boolean(settings?.retentionMs) || (settings?.maxSize ?? null) !== null;
-    const [paths, pinned] = needsGraph
-      ? await Promise.all([queries.paths(owner.id), this.deps.pins.pinnedHashParts(owner.id)])
-      : [[], new Set<string>()];
+    const [settings, paths, pinned] = await Promise.all([
+      this.deps.settings.get(owner.id),
+      queries.paths(owner.id),
+      this.deps.pins.pinnedHashParts(owner.id),
+    ]);
     const plan = planCollection(
       paths.map((p) => ({ key: p.hashPart, references: p.references, lastUsedMs: p.lastUsed.getTime(), size: p.fileSize, pinned: pinned.has(p.hashPart) })),
       { nowMs: Date.now(), retentionMs: settings?.retentionMs ?? undefined, maxSize: settings?.maxSize ?? undefined },

@@ -12,6 +12,7 @@ import { PathSignatures } from '../store/path-signatures.js';
 import { Pins } from '../store/pins.js';
 import { StorePaths, type StorePathRecord } from '../store/store-paths.js';
 import { TrustedKeys } from '../store/trusted-keys.js';
+import { UpstreamStore } from '../store/upstreams.js';
 import { CacheAccess } from './access.js';
 import { CacheAdministration } from './administration.js';
 import { AuxFiles } from './aux-files.js';
@@ -27,8 +28,12 @@ import { NarInfoLookup } from './narinfo-lookup.js';
 import { NARINFO_MEMO_BYTES, NarInfoMemo } from './narinfo-memo.js';
 import { NarInfoRenderer } from './narinfo-render.js';
 import { NarInfoPublisher } from './publish-narinfo.js';
+import { DEFAULT_PULL_THROUGH_LIMITS, PullThrough, type PullThroughLimits } from './pull-through.js';
 import { CacheKeys } from './signing-keys.js';
 import { storePathVersionHooks } from './store-path-versions.js';
+import { StorePathExplorer } from './store-path-facts.js';
+import { DEFAULT_UPSTREAM_LIMITS, UpstreamClient, type UpstreamErrorHook, type UpstreamLimits } from './upstream-client.js';
+import { Upstreams, UpstreamPolicy } from './upstreams.js';
 
 export { cacheVisibility, type CacheContext } from './access.js';
 export type { CacheOverview } from './administration.js';
@@ -46,6 +51,11 @@ export { narFileNameOf, type NarFileFacts } from './owner-files.js';
 export type { NarInfoToPublish } from './publish-narinfo.js';
 export { refuseBadInput } from './refusals.js';
 export type { CacheKey } from './signing-keys.js';
+export type { Provenance, StorePathFacts } from './store-path-facts.js';
+export { DEFAULT_PULL_THROUGH_LIMITS, type PullThroughLimits } from './pull-through.js';
+export { DEFAULT_UPSTREAM_LIMITS, type UpstreamErrorHook, type UpstreamLimits } from './upstream-client.js';
+export { DEFAULT_UPSTREAM_ALLOW, MAX_UPSTREAMS, upstreamNarPrefix, type UpstreamHit } from './upstreams.js';
+export type { UpstreamMode, UpstreamRecord } from '../store/upstreams.js';
 export type { CacheSettings, CacheVisibility } from '../store/caches.js';
 export { DEFAULT_PRIORITY } from '../store/caches.js';
 export type { StorePathPage, StorePathRecord, StorePathSort } from '../store/store-paths.js';
@@ -75,8 +85,14 @@ export interface NixCache {
   files: AuxFiles;
   /** Settings, signing keys, trusted uploader keys. */
   admin: CacheAdministration;
+  /** Upstream caches: configuring them, asking them for paths this cache lacks. */
+  upstreams: Upstreams;
+  /** Storing upstream paths on first fetch (upstreams in pull-through mode). */
+  pullThrough: PullThrough;
   /** Reading a cache's store paths: lookups and pages of them, closures, referrers, figures. */
   paths: StorePaths;
+  /** One stored path with its provenance and closure figures (the store-path API, the path page). */
+  explorer: StorePathExplorer;
   /** What is inside a stored path: its NAR's files and listing, its build log. */
   contents: PathContents;
   /** The narinfo of a stored path as served (for pages that show it). */
@@ -99,6 +115,15 @@ export interface NixCacheOptions {
   narInflationFactor?: number;
   /** Most bytes of rendered narinfos each server process keeps in memory. Default {@link NARINFO_MEMO_BYTES}. */
   narinfoMemoBytes?: number;
+  /** Upstream caches (docs/nix-cache.md#upstream-caches). */
+  upstreams?: {
+    /** Origins owners may name as upstreams (`https://*`: any HTTPS URL; empty: none). Default {@link DEFAULT_UPSTREAM_ALLOW}. */
+    allow?: readonly string[];
+    limits?: Partial<UpstreamLimits>;
+    pullThrough?: Partial<PullThroughLimits>;
+    /** Called for every failed upstream request (a metric). */
+    onError?: UpstreamErrorHook;
+  };
 }
 
 export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): NixCache {
@@ -113,8 +138,10 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
   ctx.onShutdown(() => accesses.flush());
 
   // Every memo forgets what a change notice (from this process or another) says changed.
+  const upstreamStore = new UpstreamStore(ctx.db, ownerChanged);
   changes.onOwner((ownerId) => {
     settings.forget(ownerId);
+    upstreamStore.forget(ownerId);
     keys.forget(ownerId);
     trustedKeys.forget(ownerId);
     narinfoMemo.invalidateOwner(ownerId);
@@ -123,6 +150,7 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
   changes.onNar((ownerId, fileName) => narFileMemo.forget(ownerId, fileName));
   changes.onReset(() => {
     settings.clear();
+    upstreamStore.clear();
     keys.clear();
     trustedKeys.clear();
     narinfoMemo.clear();
@@ -133,23 +161,32 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
   const paths = new StorePaths(ctx.db);
   const access = new CacheAccess(settings);
   const render = new NarInfoRenderer(keys, new PathSignatures(ctx.db));
-  const narinfos = new NarInfoLookup(narinfoMemo, paths, render, accesses);
+  const upstreamClient = new UpstreamClient({ ...DEFAULT_UPSTREAM_LIMITS, ...options.upstreams?.limits }, ctx.logger, options.upstreams?.onError);
+  const upstreams = new Upstreams(upstreamStore, upstreamClient, new UpstreamPolicy(options.upstreams?.allow));
+  const narinfos = new NarInfoLookup(narinfoMemo, paths, render, accesses, upstreams);
   const maxUpload = ctx.host.maxUploadBytes;
   const deletion = new StorePathDeletion({ registry, changes });
   const pinStore = new Pins(ctx.db);
+  const nars = new NarFiles(
+    { registry, access, changes, memo: narFileMemo },
+    {
+      maxFileSize: maxUpload,
+      maxNarSize: maxUpload * (options.narInflationFactor ?? 64),
+      concurrentVerifications: options.concurrentNarVerifications ?? 4,
+      verificationsPerOwner: options.narVerificationsPerOwner ?? Math.max(1, Math.floor((options.concurrentNarVerifications ?? 4) / 2)),
+    },
+  );
+  const publisher = new NarInfoPublisher({ registry, access, keys, trustedKeys, changes, lookup: narinfos, paths, upstreams });
   return {
     access,
-    nars: new NarFiles(
-      { registry, access, changes, memo: narFileMemo },
-      {
-        maxFileSize: maxUpload,
-        maxNarSize: maxUpload * (options.narInflationFactor ?? 64),
-        concurrentVerifications: options.concurrentNarVerifications ?? 4,
-        verificationsPerOwner: options.narVerificationsPerOwner ?? Math.max(1, Math.floor((options.concurrentNarVerifications ?? 4) / 2)),
-      },
-    ),
+    nars,
     narinfos,
-    publisher: new NarInfoPublisher({ registry, access, keys, trustedKeys, changes, lookup: narinfos }),
+    publisher,
+    upstreams,
+    pullThrough: new PullThrough(
+      { upstreams, nars, publisher, paths, logger: ctx.logger },
+      { ...DEFAULT_PULL_THROUGH_LIMITS, ...options.upstreams?.pullThrough },
+    ),
     deletion,
     collection: new CacheCollection({
       db: ctx.db,
@@ -168,6 +205,7 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
     files: new AuxFiles({ registry, access, paths }),
     admin: new CacheAdministration({ settings, keys, trustedKeys }),
     paths,
+    explorer: new StorePathExplorer({ paths, registry, owners: ctx.owners }),
     contents: new PathContents(registry),
     renderer: render,
     signaturesOf: (path, narinfo) => describeSignatures(keys, trustedKeys, path, narinfo),

@@ -2,6 +2,7 @@ import type { AccessRecorder } from '../store/access-recorder.js';
 import type { StorePaths } from '../store/store-paths.js';
 import type { MemoisedNarInfo, NarInfoMemo } from './narinfo-memo.js';
 import type { NarInfoRenderer } from './narinfo-render.js';
+import type { Upstreams } from './upstreams.js';
 
 /** A narinfo as served. */
 export interface ServedNarInfo {
@@ -9,6 +10,8 @@ export interface ServedNarInfo {
   pathId: number;
   /** Whether the memo answered (no query): a hit or miss counter reads it. */
   memoised: boolean;
+  /** The path is not stored here but served by one of the cache's upstreams (`pathId` is 0). */
+  upstream: boolean;
 }
 
 /**
@@ -17,6 +20,11 @@ export interface ServedNarInfo {
  * not there), otherwise one indexed query with the path's stored signatures, rendered
  * once. An answer read while a change notice arrived is not remembered (the memo's
  * epoch). Every path served is recorded for retention.
+ *
+ * A path the cache lacks is asked of its upstreams (docs/nix-cache.md#upstream-caches):
+ * one that an upstream serves with a valid signature by its configured key is answered
+ * with the upstream's narinfo and a NAR URL that redirects there. When an upstream failed
+ * the miss is answered but not remembered (the upstream client rests that upstream).
  */
 export class NarInfoLookup {
   constructor(
@@ -24,6 +32,7 @@ export class NarInfoLookup {
     private readonly paths: StorePaths,
     private readonly renderer: NarInfoRenderer,
     private readonly accesses: AccessRecorder,
+    private readonly upstreams?: Upstreams,
   ) {}
 
   /** The narinfo of `hashPart` in an owner's cache, or null when the cache does not have it. */
@@ -32,8 +41,8 @@ export class NarInfoLookup {
     const memoised = entry !== undefined;
     if (!entry) entry = await this.read(ownerId, hashPart);
     if (!entry.body) return null;
-    this.accesses.record(entry.pathId);
-    return { body: entry.body, pathId: entry.pathId, memoised };
+    if (entry.pathId > 0) this.accesses.record(entry.pathId);
+    return { body: entry.body, pathId: entry.pathId, memoised, upstream: entry.pathId === 0 };
   }
 
   /**
@@ -47,8 +56,14 @@ export class NarInfoLookup {
   private async read(ownerId: number, hashPart: string): Promise<MemoisedNarInfo> {
     const epoch = this.memo.epoch();
     const found = await this.paths.byHashWithSignatures(ownerId, hashPart);
-    const entry = { body: found ? await this.renderer.render(found.path, found.signatures) : null, pathId: found?.path.id ?? 0 };
-    this.memo.set(ownerId, hashPart, entry, epoch);
+    if (found) {
+      const entry = { body: await this.renderer.render(found.path, found.signatures), pathId: found.path.id };
+      this.memo.set(ownerId, hashPart, entry, epoch);
+      return entry;
+    }
+    const upstream = this.upstreams ? await this.upstreams.find(ownerId, hashPart) : 'absent';
+    const entry = { body: typeof upstream === 'object' ? this.upstreams!.render(upstream) : null, pathId: 0 };
+    if (upstream !== 'unknown') this.memo.set(ownerId, hashPart, entry, epoch);
     return entry;
   }
 }

@@ -14,6 +14,7 @@ import {
   type NarInfo,
 } from '../format/index.js';
 import { StorePathWrites } from '../store/store-path-writes.js';
+import type { StorePaths } from '../store/store-paths.js';
 import type { TrustedKeys } from '../store/trusted-keys.js';
 import type { CacheAccess } from './access.js';
 import type { NixChanges } from './change-notices.js';
@@ -21,6 +22,7 @@ import type { NarInfoLookup } from './narinfo-lookup.js';
 import { blobOf, NAR_URL, narFactsOf, narVerificationOf, ownerFileKeys, versionFileNames } from './owner-files.js';
 import { refuseBadInput } from './refusals.js';
 import type { CacheKeys } from './signing-keys.js';
+import type { Upstreams } from './upstreams.js';
 
 export interface NarInfoToPublish {
   owner: Owner;
@@ -29,13 +31,17 @@ export interface NarInfoToPublish {
   info: NarInfo;
   /** Who publishes it (the version's creator), null for the server itself. */
   creatorId: number | null;
+  /** Provenance: the name of the token it was pushed with (none for a password, a session or the server). */
+  tokenName?: string | null;
+  /** Provenance: the upstream it was pulled through from (pull-through mode). */
+  pulledFrom?: string | null;
 }
 
 /**
  * Publishing a narinfo: accepted only if it describes exactly what this cache holds. Its
  * StorePath is the one it is published under, its NAR was uploaded here and its NarHash,
  * NarSize, FileHash, FileSize and Compression are what the server computed, its
- * references are in this cache, and every signature by a key the owner trusts verifies.
+ * references are in this cache (or served by one of its upstreams), and every signature by a key the owner trusts verifies.
  * The server signs it, stores it as a package version with the NAR, listing and log as
  * its files, and every process forgets its old answer.
  */
@@ -48,11 +54,13 @@ export class NarInfoPublisher {
       trustedKeys: TrustedKeys;
       changes: NixChanges;
       lookup: NarInfoLookup;
+      paths: StorePaths;
+      upstreams: Upstreams;
     },
   ) {}
 
   /** Stores the narinfo; `created` tells whether the path is new to this cache. */
-  async publish({ owner, hashPart, info, creatorId }: NarInfoToPublish): Promise<{ created: boolean }> {
+  async publish({ owner, hashPart, info, creatorId, tokenName = null, pulledFrom = null }: NarInfoToPublish): Promise<{ created: boolean }> {
     const { registry, keys, trustedKeys } = this.deps;
     if (info.storePath.hashPart !== hashPart) {
       throw new BadRequestError(`StorePath ${info.storePath.baseName} does not match the URL ${hashPart}.narinfo`);
@@ -105,9 +113,12 @@ export class NarInfoPublisher {
     const references = [...new Set(info.references.map((r) => r.baseName))].sort();
     const ca = info.ca ? formatContentAddress(info.ca) : null;
 
+    // References this cache lacks may be upstream paths: asked before the transaction (an
+    // upstream request is never made while rows are locked).
+    const fromUpstream = await this.upstreamReferences(owner.id, info);
     const created = await registry.write(async (tx) => {
       const writes = new StorePathWrites(tx.manager);
-      await requireReferences(writes, owner.id, info);
+      await requireReferences(writes, owner.id, info, fromUpstream);
       // A deletion of this path has committed before this point (and may have taken its NAR
       // along, which this read sees; the one above was outside) or waits until we commit.
       await writes.lockPath(owner.id, hashPart);
@@ -148,6 +159,8 @@ export class NarInfoPublisher {
         ca,
         references,
         sigs: [...new Set(uploaderSigs)].sort(),
+        tokenName,
+        pulledFrom,
       });
       // A path re-pushed under another version (its package name changed): the old version
       // goes, with its files; the path row already points at the new one.
@@ -162,15 +175,30 @@ export class NarInfoPublisher {
     await this.deps.access.enableAfterUpload(owner);
     return { created };
   }
+
+  /** Hash parts of references not stored here that an upstream serves under the same name. */
+  private async upstreamReferences(ownerId: number, info: NarInfo): Promise<Set<string>> {
+    const others = info.references.filter((r) => r.hashPart !== info.storePath.hashPart);
+    // Without upstreams (memoised list) this costs no query.
+    if (others.length === 0 || (await this.deps.upstreams.list(ownerId)).length === 0) return new Set();
+    const present = await this.deps.paths.present(ownerId, others.map((r) => r.hashPart));
+    const absent = new Map(others.filter((r) => present.get(r.hashPart) !== r.name).map((r) => [r.hashPart as string, r.name]));
+    const { provided, unknown } = await this.deps.upstreams.provided(ownerId, absent);
+    if (unknown && provided.size < absent.size) {
+      const left = [...absent.keys()].filter((h) => !provided.has(h));
+      throw new BadRequestError(`References not in this cache, and an upstream could not be asked about them now: ${left.slice(0, 5).join(', ')}. Try again later, or push them.`);
+    }
+    return provided;
+  }
 }
 
 /**
- * Every reference (other than the path itself) must be in this cache under the same name,
+ * Every reference (other than the path itself and upstream paths) must be in this cache under the same name,
  * its row locked (FOR SHARE) so a concurrent deletion cannot leave this narinfo pointing at
  * a path that is gone.
  */
-async function requireReferences(writes: StorePathWrites, ownerId: number, info: NarInfo): Promise<void> {
-  const others = info.references.filter((r) => r.hashPart !== info.storePath.hashPart);
+async function requireReferences(writes: StorePathWrites, ownerId: number, info: NarInfo, fromUpstream: ReadonlySet<string>): Promise<void> {
+  const others = info.references.filter((r) => r.hashPart !== info.storePath.hashPart && !fromUpstream.has(r.hashPart));
   if (others.length === 0) return;
   const present = await writes.presentForShare(ownerId, others.map((r) => r.hashPart));
   const missing = others.filter((r) => present.get(r.hashPart) !== r.name).map((r) => r.baseName);

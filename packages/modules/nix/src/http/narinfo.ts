@@ -44,7 +44,8 @@ export function narInfoRoutes(ctx: ModuleContext, nix: NixCache): void {
     const owner = await access.require(req, 'write');
     const body = await readSmallBody(req, NARINFO_LIMIT, ctx.host.bodyIdleTimeoutMs);
     const info = await refuseBadInput('invalid narinfo', () => parseNarInfo(body));
-    const { created } = await nix.publisher.publish({ owner, hashPart, info, creatorId: access.actor(req).user?.id ?? null });
+    const actor = access.actor(req);
+    const { created } = await nix.publisher.publish({ owner, hashPart, info, creatorId: actor.user?.id ?? null, tokenName: actor.tokenName ?? null });
     res.status(created ? 201 : 200).end();
   });
 

@@ -56,6 +56,7 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
         retired_at: k.retiredAt?.toISOString() ?? null,
       })),
       trusted_keys: trustedKeys.map((k) => formatPublicKey(k)),
+      upstreams: (await nix.upstreams.list(owner.id)).map((u) => ({ id: u.id, url: u.url, public_keys: u.publicKeys, mode: u.mode })),
     };
   }
 
@@ -68,6 +69,9 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
     const owner = await adminAndEnable(req);
     const body = jsonFields(req, res);
     const wantMassQuery = body('want_mass_query', 'wantMassQuery');
+    const upstreams = body('upstreams');
+    // The upstream list is checked before anything changes: a bad entry changes nothing.
+    if (upstreams !== undefined) nix.upstreams.validate(upstreams);
     await nix.admin.update(owner, {
       priority: body('priority') === undefined ? undefined : Number(body('priority')),
       visibility: body('visibility') as CacheVisibility | undefined,
@@ -75,6 +79,7 @@ export function settingsApiRoutes(ctx: ModuleContext, nix: NixCache): void {
       retentionMs: retentionOf(body('retention')),
       maxSize: maxSizeOf(body('max_size', 'maxSize')),
     });
+    if (upstreams !== undefined) await nix.upstreams.configure(owner, upstreams);
     res.json(await describe(owner));
   });
 

@@ -64,13 +64,14 @@ export class StorePathWrites {
     const [row] = await this.db.query(
       `WITH old AS (SELECT version_id FROM nix_store_path WHERE owner_id = $1 AND hash_part = $2)
        INSERT INTO nix_store_path (owner_id, hash_part, name, version_id, url, compression, file_hash, file_size, nar_hash, nar_size,
-         nar_blob_id, deriver, system, ca, refs, sigs)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         nar_blob_id, deriver, system, ca, refs, sigs, token_name, pulled_from)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
        ON CONFLICT (owner_id, hash_part) DO UPDATE SET name = EXCLUDED.name, version_id = EXCLUDED.version_id, url = EXCLUDED.url,
          compression = EXCLUDED.compression, file_hash = EXCLUDED.file_hash, file_size = EXCLUDED.file_size,
          nar_hash = EXCLUDED.nar_hash, nar_size = EXCLUDED.nar_size, nar_blob_id = EXCLUDED.nar_blob_id, deriver = EXCLUDED.deriver,
          system = EXCLUDED.system, ca = EXCLUDED.ca, refs = EXCLUDED.refs, sigs = EXCLUDED.sigs,
-         last_accessed_at = now()
+         last_accessed_at = now(),
+         token_name = EXCLUDED.token_name, pulled_from = EXCLUDED.pulled_from
        RETURNING id, (xmax = 0) AS inserted, (SELECT version_id FROM old) AS old_version_id`,
       [
         path.ownerId,
@@ -89,6 +90,8 @@ export class StorePathWrites {
         path.ca,
         path.references.join(' '),
         path.sigs.join('\n'),
+        path.tokenName,
+        path.pulledFrom,
       ],
     );
     return {

@@ -25,6 +25,10 @@ export interface StorePathRecord {
   references: string[];
   /** Signatures sent by the uploader (`name:base64`), sorted. */
   sigs: string[];
+  /** Provenance: the name of the token that pushed the path (null: a password, a session or the server). */
+  tokenName: string | null;
+  /** Provenance: the upstream URL the path was pulled through from (pull-through mode), else null. */
+  pulledFrom: string | null;
   createdAt: Date;
   lastAccessedAt: Date;
 }
@@ -54,6 +58,8 @@ function toStorePath(r: Record<string, unknown>): StorePathRecord {
     ca: (r.ca as string | null) ?? null,
     references: refs ? refs.split(' ') : [],
     sigs: sigs ? sigs.split('\n') : [],
+    tokenName: (r.token_name as string | null) ?? null,
+    pulledFrom: (r.pulled_from as string | null) ?? null,
     createdAt: new Date(r.created_at as string),
     lastAccessedAt: new Date(r.last_accessed_at as string),
   };
@@ -204,6 +210,64 @@ export class StorePaths {
     const next = last && (before ? true : more) ? keyOf(last) : null;
     const prev = first && (before ? more : cursor !== null) ? keyOf(first) : null;
     return { items, next, prev };
+  }
+
+  /** How many of the owner's paths match `query` (as {@link list} matches it): the API's X-Total-Count. */
+  async count(ownerId: number, query?: string): Promise<number> {
+    const params: unknown[] = [ownerId];
+    let where = 'owner_id = $1';
+    const q = query?.trim().toLowerCase();
+    if (q) {
+      const escaped = q.replace(/[\\%_]/g, (c) => `\\${c}`);
+      params.push(`%${escaped}%`, `${escaped}%`);
+      where += ` AND (lower(name) LIKE $2 OR hash_part LIKE $3)`;
+    }
+    const [row] = await this.db.query(`SELECT count(*)::int AS n FROM nix_store_path WHERE ${where}`, params);
+    return Number(row.n);
+  }
+
+  /**
+   * One page of the paths referencing `hashPart` (not itself), by name then id, after the
+   * keyset `after` ([name, id]); at most `limit` (≤ 200).
+   */
+  async referrersPage(ownerId: number, hashPart: string, options: { limit: number; after?: [string, number] | null }): Promise<StorePathRecord[]> {
+    const params: unknown[] = [ownerId, hashPart, Math.min(Math.max(options.limit, 1), 200)];
+    let keyset = '';
+    if (options.after) {
+      params.push(options.after[0], options.after[1]);
+      keyset = ' AND (p.name, p.id) > ($4, $5)';
+    }
+    const rows = await this.db.query(
+      `SELECT p.* FROM nix_reference r JOIN nix_store_path p ON p.id = r.path_id
+       WHERE r.owner_id = $1 AND r.ref_hash = $2 AND p.hash_part <> $2${keyset} ORDER BY p.name, p.id LIMIT $3`,
+      params,
+    );
+    return rows.map(toStorePath);
+  }
+
+  /**
+   * One page of a path's closure in this cache (itself and what it references,
+   * transitively, by name then id after `after`). The closure is walked whole for each page:
+   * its cost is the closure's size (a Nix closure: hundreds to a few thousand paths).
+   */
+  async closurePage(ownerId: number, hashPart: string, options: { limit: number; after?: [string, number] | null }): Promise<StorePathRecord[]> {
+    const params: unknown[] = [ownerId, hashPart, Math.min(Math.max(options.limit, 1), 200)];
+    let keyset = '';
+    if (options.after) {
+      params.push(options.after[0], options.after[1]);
+      keyset = ' WHERE (p.name, p.id) > ($4, $5)';
+    }
+    const rows = await this.db.query(
+      `WITH RECURSIVE c(hash_part) AS (
+         SELECT $2::char(32)
+         UNION
+         SELECT r.ref_hash FROM c JOIN nix_store_path p ON p.owner_id = $1 AND p.hash_part = c.hash_part
+           JOIN nix_reference r ON r.path_id = p.id)
+       SELECT p.* FROM c JOIN nix_store_path p ON p.owner_id = $1 AND p.hash_part = c.hash_part${keyset}
+       ORDER BY p.name, p.id LIMIT $3`,
+      params,
+    );
+    return rows.map(toStorePath);
   }
 
   /** Bytes of the distinct NAR files (compressed) this owner's paths use: what the cache stores. */

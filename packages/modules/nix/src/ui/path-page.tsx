@@ -216,7 +216,23 @@ export function pathPage(nixUi: NixUi, ui: UiHelpers) {
                 {creator ? (
                   <>
                     <dt>By</dt>
-                    <dd>{creator.name}</dd>
+                    <dd id="nix-provenance">
+                      {creator.name}
+                      {path.tokenName ? (
+                        <span class="muted">
+                          {' '}
+                          with the token <span class="mono">{path.tokenName}</span>
+                        </span>
+                      ) : null}
+                    </dd>
+                  </>
+                ) : null}
+                {path.pulledFrom ? (
+                  <>
+                    <dt>Pulled through</dt>
+                    <dd class="break" id="nix-pulled-from">
+                      from <span class="mono">{path.pulledFrom}</span>
+                    </dd>
                   </>
                 ) : null}
                 <dt>Last fetched</dt>

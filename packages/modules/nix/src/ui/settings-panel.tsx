@@ -5,6 +5,10 @@ import { formatPublicKey } from '../format/index.js';
 import { DEFAULT_PRIORITY, type CacheVisibility, type CollectionReport } from '../cache/index.js';
 import type { NixUi } from './nix-ui.js';
 
+/** What the form offers: cache.nixos.org and its key (https://cache.nixos.org/nix-cache-info; the key as NixOS ships it). */
+const NIXOS_CACHE = 'https://cache.nixos.org';
+const NIXOS_KEY = 'cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=';
+
 const VISIBILITIES: Array<[CacheVisibility, string, string]> = [
   ['inherit', 'Same as the owner', 'Public when the owner is public, private when it is private.'],
   ['public', 'Public', 'Anyone can substitute from it, also while the owner is private.'],
@@ -18,6 +22,7 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
     async render({ ctx: page, actionUrl }: SettingsPanelInput) {
       const owner = page.owner;
       const { settings, visibility: effective, keys, trustedKeys: trusted } = await nix.admin.overview(owner);
+      const upstreams = settings ? await nix.upstreams.list(owner.id) : [];
       const form = (action: string, children: ComponentChildren, options: { confirm?: string; class?: string; id?: string } = {}) => (
         <form method="post" action={actionUrl} class={options.class} data-confirm={options.confirm} id={options.id}>
           <CsrfField token={page.csrfToken} />
@@ -233,6 +238,66 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
             </>,
             { class: 'inline-fields' },
           )}
+
+          <h3>Upstream caches</h3>
+          <p class="hint">
+            Paths an upstream serves with a valid signature by one of its keys count as present: <code>nix copy</code> uploads only what the upstreams lack,
+            and clients fetch the rest from the upstream through this cache (they must trust the upstream's key too). Pull-through also stores each
+            upstream path here on its first fetch, counted in this owner's usage. Allowed on this server: {nix.upstreams.policy.describe()}.
+          </p>
+          {upstreams.length > 0 ? (
+            <ul class="list list-compact nix-upstreams" id="nix-upstreams">
+              {upstreams.map((u) => (
+                <li class="list-item" data-upstream={u.url}>
+                  <span>
+                    <span class="mono small break">{u.url}</span> <span class="badge badge-gray">{u.mode}</span>
+                    <div class="muted small mono break">{u.publicKeys.join(' ')}</div>
+                  </span>
+                  <span class="list-item-end">
+                    {form(
+                      'upstream-remove',
+                      <>
+                        <input type="hidden" name="url" value={u.url} />
+                        <button type="submit" class="btn btn-small btn-danger-outline" aria-label={`Remove ${u.url}`}>
+                          Remove
+                        </button>
+                      </>,
+                      { confirm: `Stop using ${u.url} as an upstream? Its paths will be uploaded on the next push.` },
+                    )}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p class="muted small">No upstream: every path of a pushed closure is stored here.</p>
+          )}
+          {nix.upstreams.policy.enabled
+            ? form(
+                'upstream-add',
+                <>
+                  <div class="field">
+                    <label for="nix-upstream-url">Upstream URL</label>
+                    <input id="nix-upstream-url" name="url" type="url" value={NIXOS_CACHE} class="mono" required />
+                  </div>
+                  <div class="field">
+                    <label for="nix-upstream-keys">Its public keys</label>
+                    <input id="nix-upstream-keys" name="publicKeys" type="text" value={NIXOS_KEY} class="mono" required />
+                    <p class="hint">Separated by spaces, as in trusted-public-keys.</p>
+                  </div>
+                  <div class="field">
+                    <label for="nix-upstream-mode">Mode</label>
+                    <select id="nix-upstream-mode" name="mode">
+                      <option value="skip">Skip: count upstream paths as present</option>
+                      <option value="pull-through">Pull-through: also store them on first fetch</option>
+                    </select>
+                  </div>
+                  <button type="submit" class="btn">
+                    Add upstream
+                  </button>
+                </>,
+                { id: 'nix-upstream-add' },
+              )
+            : null}
         </div>
       );
     },
@@ -304,6 +369,24 @@ export function nixSettingsPanel(nixUi: NixUi): SettingsPanel {
             throw err;
           }
           return `${name} is no longer trusted.`;
+        }
+        case 'upstream-add': {
+          const current = (await nix.upstreams.list(owner.id)).map((u) => ({ url: u.url, publicKeys: u.publicKeys, mode: u.mode }));
+          await admin.enable(owner);
+          const added = nix.upstreams.validate([{ url: text('url'), publicKeys: text('publicKeys'), mode: text('mode') || 'skip' }])[0]!;
+          if (current.some((u) => u.url === added.url)) throw new BadRequestError(`${added.url} is an upstream already`);
+          await nix.upstreams.configure(owner, [...current, added]);
+          return `${added.url} is an upstream of this cache (${added.mode}).`;
+        }
+        case 'upstream-remove': {
+          const current = await nix.upstreams.list(owner.id);
+          const url = text('url');
+          if (!current.some((u) => u.url === url)) throw new BadRequestError(`${url} is not an upstream of this cache`);
+          await nix.upstreams.configure(
+            owner,
+            current.filter((u) => u.url !== url).map((u) => ({ url: u.url, publicKeys: u.publicKeys, mode: u.mode })),
+          );
+          return `${url} is no longer an upstream.`;
         }
         default:
           throw new BadRequestError('unknown action');

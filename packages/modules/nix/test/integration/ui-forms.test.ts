@@ -193,6 +193,27 @@ describe.each(kinds)('Nix UI access and forms on %s', (kind) => {
     expect((await b.post(action, { action: 'untrust', name: 'ci-1' }, { from })).status).toBe(400);
   });
 
+  it('offers cache.nixos.org as an upstream, adds it (refusing what the server does not allow) and removes it', async () => {
+    const b = browsers.erin!;
+    const action = '/erin/-/settings/packages/nix';
+    const from = '/erin/-/settings/packages';
+    const page = await b.page(from);
+    const form = section(page.html, 'nix-upstream-add');
+    expect(form).toContain('value="https://cache.nixos.org"');
+    expect(form).toContain('cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=');
+    const fields = { action: 'upstream-add', url: 'https://cache.nixos.org', publicKeys: 'cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=', mode: 'pull-through' };
+    expect((await b.post(action, fields, { csrf: null })).status).toBe(403);
+    expect((await b.post(action, { ...fields, url: 'http://10.0.0.1/' }, { from })).status).toBe(400);
+    const added = await b.follow(await b.post(action, fields, { from }));
+    expect(textOf(section(added.html, 'nix-upstreams'))).toContain('https://cache.nixos.org');
+    expect(textOf(section(added.html, 'nix-upstreams'))).toContain('pull-through');
+    expect((await b.post(action, fields, { from })).status).toBe(400);
+    const api = (await (await client.erin!.admin('settings')).json()) as { upstreams: Array<{ url: string }> };
+    expect(api.upstreams.map((u) => u.url)).toEqual(['https://cache.nixos.org']);
+    const removed = await b.follow(await b.post(action, { action: 'upstream-remove', url: 'https://cache.nixos.org' }, { from }));
+    expect(textOf(removed.html)).toContain('No upstream: every path of a pushed closure is stored here.');
+  });
+
   describe('deleting store paths', () => {
     let lib: TestPath, tool: TestPath, app: TestPath, other: TestPath;
     const base = '/dora/-/packages/nix/-/cache';

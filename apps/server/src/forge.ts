@@ -1,7 +1,8 @@
-import type { RequestListener } from 'node:http';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { RequestListener, ServerResponse } from 'node:http';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
-import { assertNoEncodedNul, type BlobStore, type Logger, type ModuleApiDoc, type PackageTypeModule } from '@forge/core';
+import { assertNoEncodedNul, QUOTA_WARNING_HEADER, quotaWarning, type BlobStore, type Logger, type ModuleApiDoc, type PackageTypeModule } from '@forge/core';
 import {
   authenticate,
   OwnerService,
@@ -33,6 +34,7 @@ import { packagesApiRouter } from './api/packages.js';
 import { serverVersionRouter } from './api/server-version.js';
 import { PackageVersions } from './api/version-hooks.js';
 import { MOUNTED } from './route-table.js';
+import { quotaApiRouter } from './quota-api.js';
 import { loadServerSecret } from './secret.js';
 import { createServeBlob } from './serve-blob.js';
 
@@ -68,6 +70,9 @@ export interface Forge {
   handler: RequestListener;
   close(): Promise<void>;
 }
+
+/** How often recorded usage changes are folded into the per-owner totals. */
+const USAGE_FOLD_MS = 15_000;
 
 /** Runs `handler` only for URLs under `prefix`; everything else goes straight on. */
 function onlyUnder(prefix: string, handler: RequestHandler): RequestHandler {
@@ -124,7 +129,24 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     const trustProxy = parseTrustProxy(config.trustProxy);
     const clientAddress = clientAddressResolver(trustProxy);
     const access = new PackageAccessGuard(owners);
-    const registry = new Registry(ds, blobs, { ownerQuotaBytes: config.ownerQuotaBytes, logger });
+    // The response of the upload a registry write belongs to, for the quota warning header.
+    const uploadResponse = new AsyncLocalStorage<ServerResponse>();
+    const registry = new Registry(ds, blobs, {
+      ownerQuotaBytes: config.ownerQuotaBytes,
+      logger,
+      onStorageChecked: async (status) => {
+        const res = uploadResponse.getStore();
+        if (!res || res.headersSent || status.level === 'ok') return;
+        const owner = await owners.findById(status.ownerId);
+        const warning = owner && quotaWarning(owner.name, status);
+        if (warning && !res.headersSent) res.setHeader(QUOTA_WARNING_HEADER, warning);
+      },
+    });
+    // Usage changes are recorded row by row; folding them into the totals keeps reading
+    // usage one lookup plus the few changes since (any process may fold, at any time).
+    const fold = setInterval(() => void registry.storage.fold().catch((err: Error) => logger.warn('folding storage usage failed', { err: err.message })), USAGE_FOLD_MS);
+    fold.unref();
+    shutdownHooks.push(() => clearInterval(fold));
     const keys = new OwnerKeyService(ds, new SecretBox(secret, 'owner-keys'));
     // Memos of hot data are dropped in every process when any process changes it.
     const notify = (topic: string, payload = '') => void events.publish(topic, payload).catch((err: Error) => logger.warn('change notice failed', { topic, err: err.message }));
@@ -162,6 +184,9 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
         next();
       }),
     );
+    // Writes under the package API run inside their response's context, so the registry
+    // can put a quota warning on it (X-Forge-Quota-Warning, docs/quotas.md).
+    app.use(onlyUnder('/api/packages/', (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : uploadResponse.run(res, next))));
     app.get('/healthz', async (_req, res) => {
       await ds.query('SELECT 1');
       res.json({ status: 'ok' });
@@ -184,6 +209,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     const apiDocs = new Map<string, ModuleApiDoc>();
     app.use(onlyUnder('/api/v1/', serverVersionRouter()));
     app.use(onlyUnder('/api/v1/', tokenApiRouter({ owners, tokens, baseUrl: config.baseUrl })));
+    app.use(onlyUnder('/api/v1/admin/', quotaApiRouter({ owners, registry })));
     app.use(onlyUnder('/api/v1/', packagesApiRouter({ owners, access, registry, versions, types: modules.map((m) => m.id), baseUrl: config.baseUrl })));
 
     await registerModules(app, modules, (module, router) => ({
@@ -230,6 +256,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
         registry,
         ui,
         secret,
+        storage: registry.storage,
         baseUrl: config.baseUrl,
         registration: !config.disableRegistration,
         firstSignUpAdmin: config.firstSignUpAdmin,

@@ -8,6 +8,7 @@ export * from './duration.js';
 export * from './cleanup.js';
 export * from './registry.js';
 export * from './package-versions.js';
+export * from './quota.js';
 export * from './keys.js';
 export * from './access.js';
 export * from './events.js';

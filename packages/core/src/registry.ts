@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from 'typeorm';
 import type { BlobDigests, ByteRange, StagedBlob, StageOptions } from './blob-store.js';
+import type { StorageStatus } from './quota.js';
 
 export interface PackageRecord {
   id: number;
@@ -154,13 +155,21 @@ export interface OwnerUsage {
   files: number;
 }
 
+export interface RegistryStageOptions extends StageOptions {
+  /**
+   * Whose upload this is: an owner at its quota is refused before the body is read, and
+   * the upload is cut off once it is larger than the room left (QuotaExceededError, 403).
+   */
+  ownerId?: number;
+}
+
 /**
  * The one write path (Gitea's CreatePackageAndAddFile, generalised). Handlers parse and
  * validate; the registry owns transactions, quotas, blob dedupe and cleanup.
  */
 export interface RegistryService {
   /** Streams bytes into the blob store's staging area (hashing as they arrive). */
-  stageBlob(source: AsyncIterable<Uint8Array>, options?: StageOptions): Promise<StagedBlob>;
+  stageBlob(source: AsyncIterable<Uint8Array>, options?: RegistryStageOptions): Promise<StagedBlob>;
   /**
    * Runs `work` in one transaction. The staged blobs it will use must be named in
    * `staged` (`discardOnFailure` is the older name of the same list): they are promoted
@@ -203,4 +212,9 @@ export interface RegistryService {
   /** Opens a stored blob (optionally a byte range). */
   openBlob(sha256: string, range?: ByteRange): Promise<Readable>;
   ownerUsage(ownerId: number, type?: string): Promise<OwnerUsage>;
+  /**
+   * What the owner is charged (its distinct blobs, counted by the database on every write)
+   * and its quota: cheap enough for every page (docs/quotas.md).
+   */
+  storageStatus(ownerId: number): Promise<StorageStatus>;
 }

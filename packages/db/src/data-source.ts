@@ -7,6 +7,7 @@ import { HostSchema1732406400000 } from './migrations/1732406400000-host-schema.
 import { SignInThrottle1796098695474 } from './migrations/1796098695474-sign-in-throttle.js';
 import { BlobDigests1796300000000 } from './migrations/1796300000000-blob-digests.js';
 import { createPgliteDatabaseOutOfProcess, PGLITE_START_PARAMS } from './pglite-memory.js';
+import { OwnerStorage1796113605329 } from './migrations/1796113605329-owner-storage.js';
 import { pgliteDriver } from './pglite-pool.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -37,7 +38,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const hostMigrations = [HostSchema1732406400000, SignInThrottle1796098695474, BlobDigests1796300000000];
+export const hostMigrations = [HostSchema1732406400000, SignInThrottle1796098695474, OwnerStorage1796113605329, BlobDigests1796300000000];
 
 /** Arbitrary constant: the advisory lock that serialises migrations across processes. */
 const MIGRATION_LOCK_ID = 0x466f7267; // "Forg"

@@ -1,9 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Readable } from 'node:stream';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import {
+  PayloadTooLargeError,
   QuotaExceededError,
+  quotaFull,
+  quotaRefusal,
   ServiceUnavailableError,
+  type RegistryStageOptions,
+  type StorageStatus,
   type BlobStore,
   type ByteRange,
   type FileRecord,
@@ -18,7 +23,6 @@ import {
   type RegistryService,
   type RegistryTransaction,
   type StagedBlob,
-  type StageOptions,
   type StoredBlobInfo,
   type VersionListing,
   type VersionRecord,
@@ -26,12 +30,21 @@ import {
 } from '@forge/core';
 import { queryRows } from '@forge/db';
 import { FILE_COLUMNS, OWNER_FILE_COLUMNS, toFile, toOwnerFile, toPackage, toProperty, toVersion } from './rows.js';
+import { StorageAccounting } from './storage-accounting.js';
 import { Transaction } from './transaction.js';
 
 export interface RegistryOptions {
-  /** Maximum bytes of distinct blobs one owner may hold; undefined = unlimited. */
+  /**
+   * The quota of owners without one of their own (`FORGE_OWNER_QUOTA_BYTES`): bytes of
+   * distinct blobs one owner may hold; undefined = unlimited.
+   */
   ownerQuotaBytes?: number;
   logger?: Logger;
+  /**
+   * Told, after COMMIT, the usage of every limited owner a write charged more (the host
+   * turns a high one into the upload response's warning header).
+   */
+  onStorageChecked?: (status: StorageStatus) => void | Promise<void>;
 }
 
 /**
@@ -42,14 +55,47 @@ export interface RegistryOptions {
 const activeTransaction = new AsyncLocalStorage<Transaction>();
 
 export class Registry implements RegistryService {
+  /** Usage and quotas per owner (docs/quotas.md). */
+  readonly storage: StorageAccounting;
+
   constructor(
     private readonly ds: DataSource,
     private readonly blobs: BlobStore,
     private readonly options: RegistryOptions = {},
-  ) {}
+  ) {
+    this.storage = new StorageAccounting(ds, options.ownerQuotaBytes);
+  }
 
-  stageBlob(source: AsyncIterable<Uint8Array>, options?: StageOptions): Promise<StagedBlob> {
-    return this.blobs.stage(source, options);
+  /**
+   * With `ownerId`, an upload to an owner that has no room left is refused before its body
+   * is read, and one that grows past the room left is cut off there: the bytes an
+   * over-quota upload can make the server stage are bounded by the quota. (The check
+   * that counts is the one before COMMIT: a blob the owner already holds costs nothing.)
+   */
+  async stageBlob(source: AsyncIterable<Uint8Array>, options: RegistryStageOptions = {}): Promise<StagedBlob> {
+    const { ownerId, ...stage } = options;
+    if (ownerId === undefined) return this.blobs.stage(source, stage);
+    const status = await this.storage.status(ownerId);
+    if (status.limitBytes === null) return this.blobs.stage(source, stage);
+    const room = status.limitBytes - status.usedBytes;
+    if (room <= 0) throw new QuotaExceededError(quotaFull(await this.ownerName(ownerId), status.usedBytes, status.limitBytes));
+    if (stage.maxSize !== undefined && stage.maxSize <= room) return this.blobs.stage(source, stage);
+    try {
+      return await this.blobs.stage(source, { ...stage, maxSize: room });
+    } catch (err) {
+      if (!(err instanceof PayloadTooLargeError)) throw err;
+      throw new QuotaExceededError(quotaRefusal(await this.ownerName(ownerId), status.usedBytes, room + 1, status.limitBytes, true));
+    }
+  }
+
+  private async ownerName(ownerId: number, manager?: EntityManager): Promise<string> {
+    const [row] = await queryRows<{ name: string }>(manager ?? activeTransaction.getStore()?.manager ?? this.ds, `SELECT name FROM owner WHERE id = $1`, [ownerId]);
+    return row ? String(row.name) : `owner ${ownerId}`;
+  }
+
+  /** The owner's usage and quota (one statement). */
+  storageStatus(ownerId: number): Promise<StorageStatus> {
+    return this.storage.status(ownerId, activeTransaction.getStore()?.manager ?? this.ds);
   }
 
   async write<T>(
@@ -70,18 +116,22 @@ export class Registry implements RegistryService {
       await Promise.all([...declared].map((blob) => blob.promote()));
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.ds.transaction(async (manager) => {
-            const tx = new Transaction(manager, this.options.ownerQuotaBytes !== undefined);
+          const { result, checked } = await this.ds.transaction(async (manager) => {
+            const tx = new Transaction(manager);
             try {
               const result = await activeTransaction.run(tx, () => work(tx));
-              await this.checkQuota(tx);
               await this.promoteUndeclared(tx, declared);
               await this.verifyInsertedBlobs(tx);
-              return result;
+              // Last before COMMIT: the quota lock it takes is held until then, so keep it short.
+              const checked = await this.checkQuota(manager);
+              return { result, checked };
             } finally {
               for (const blob of tx.staged) used.add(blob);
             }
           });
+          // Committed already: a failing observer must not make the write look failed.
+          for (const status of checked) await Promise.resolve(this.options.onStorageChecked?.(status)).catch((err: Error) => this.options.logger?.warn('storage observer failed', { err: err.message }));
+          return result;
         } catch (error) {
           if (!(error instanceof BlobVanishedError)) throw error;
           if (attempt >= MAX_WRITE_ATTEMPTS) throw new ServiceUnavailableError(`${error.message} (${attempt} attempts)`, 1, { cause: error });
@@ -127,13 +177,28 @@ export class Registry implements RegistryService {
     if (vanished.length > 0) throw new BlobVanishedError(vanished);
   }
 
-  private async checkQuota(tx: Transaction): Promise<void> {
-    const limit = this.options.ownerQuotaBytes;
-    if (limit === undefined) return;
-    for (const ownerId of tx.grownOwners) {
-      const bytes = await tx.storedBytes(ownerId);
-      if (bytes > limit) throw new QuotaExceededError(`storage quota exceeded: ${bytes} of ${limit} bytes`);
+  /**
+   * Refuses the write if it takes an owner past its quota. Only owners this transaction
+   * charged more are checked (a narinfo that attaches a NAR its owner holds already adds
+   * nothing), each under its quota lock, in owner order (no deadlock between two writes
+   * that grow the same two owners).
+   */
+  private async checkQuota(manager: EntityManager): Promise<StorageStatus[]> {
+    const grown = await this.storage.grownInThisTransaction(manager);
+    if (grown.size === 0) return [];
+    const rows = await this.storage.quotaRows([...grown.keys()], manager);
+    const checked: StorageStatus[] = [];
+    for (const ownerId of [...grown.keys()].sort((a, b) => a - b)) {
+      const { limitBytes } = this.storage.effectiveLimit(rows.get(ownerId));
+      if (limitBytes === null) continue;
+      const used = await this.storage.lockedUsage(manager, ownerId);
+      if (used > limitBytes) {
+        const added = grown.get(ownerId)!;
+        throw new QuotaExceededError(quotaRefusal(await this.ownerName(ownerId, manager), used - added, added, limitBytes));
+      }
+      checked.push(this.storage.toStatus(ownerId, used, rows.get(ownerId)));
     }
+    return checked;
   }
 
   async createPackageAndAddFile(input: Parameters<RegistryService['createPackageAndAddFile']>[0]) {

@@ -32,14 +32,9 @@ export class Transaction implements RegistryTransaction {
   readonly staged = new Set<StagedBlob>();
   /** Staged blobs whose row this transaction inserted (not found committed): their objects are verified before COMMIT. */
   readonly insertedBlobs = new Set<StagedBlob>();
-  /** Owners whose stored bytes grew (for the quota check). */
-  readonly grownOwners = new Set<number>();
-
-  /** `trackGrowth`: note the owners that grew, for a quota check (costs a query per file). */
-  constructor(
-    readonly manager: EntityManager,
-    private readonly trackGrowth = false,
-  ) {}
+  // What each owner is charged is kept by the database's triggers (the OwnerStorage
+  // migration): the quota check reads this transaction's changes from there.
+  constructor(readonly manager: EntityManager) {}
 
   private q<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     return queryRows<T>(this.manager, sql, params);
@@ -131,17 +126,7 @@ export class Transaction implements RegistryTransaction {
       if (isUniqueViolation(err)) throw new ConflictError(`file "${name}" already exists`);
       throw err;
     }
-    await this.noteGrowth(file.versionId);
     return toFile({ ...rows[0], sha256: blob.sha256, size: blob.size });
-  }
-
-  private async noteGrowth(versionId: number): Promise<void> {
-    if (!this.trackGrowth) return;
-    const [row] = await this.q<{ owner_id: number }>(
-      `SELECT p.owner_id FROM package_version v JOIN package p ON p.id = v.package_id WHERE v.id = $1`,
-      [versionId],
-    );
-    if (row) this.grownOwners.add(Number(row.owner_id));
   }
 
   async deleteFile(fileId: number): Promise<void> {
@@ -174,7 +159,6 @@ export class Transaction implements RegistryTransaction {
        RETURNING *`,
       [input.ownerId, input.type, input.key, blob.id, JSON.stringify(input.properties ?? {})],
     );
-    this.grownOwners.add(input.ownerId);
     return toOwnerFile({ ...row, sha256: blob.sha256, size: blob.size });
   }
 
@@ -190,17 +174,6 @@ export class Transaction implements RegistryTransaction {
   async setProperty(refType: PropertyTarget, refId: number, name: string, value: string): Promise<void> {
     await this.q(`DELETE FROM package_property WHERE ref_type = $1 AND ref_id = $2 AND name = $3`, [refType, refId, name]);
     await this.q(`INSERT INTO package_property (ref_type, ref_id, name, value) VALUES ($1, $2, $3, $4)`, [refType, refId, name, value]);
-  }
-
-  /** Reads inside the transaction, for the quota check. */
-  async storedBytes(ownerId: number): Promise<number> {
-    const [row] = await this.q<{ bytes: number | string }>(
-      `SELECT coalesce(sum(b.size), 0) AS bytes FROM package_blob b WHERE b.id IN (
-         SELECT f.blob_id FROM package_file f JOIN package_version v ON v.id = f.version_id JOIN package p ON p.id = v.package_id WHERE p.owner_id = $1
-         UNION SELECT o.blob_id FROM package_owner_file o WHERE o.owner_id = $1)`,
-      [ownerId],
-    );
-    return Number(row?.bytes ?? 0);
   }
 }
 

@@ -3,6 +3,7 @@ import { netrcLine, type OrgRole, type Owner } from '@forge/core';
 import { Avatar, CodeBlock, VisibilityBadge } from './shell/components.js';
 import { href } from './shell/format.js';
 import type { Shell } from './shell/shell.js';
+import { StorageUsage } from './shell/storage.js';
 
 /** `/`: a signed-in user's namespaces; a visitor's introduction. */
 export function homeRoutes(shell: Shell): Router {
@@ -39,6 +40,8 @@ export function homeRoutes(shell: Shell): Router {
     const orgs = await owners.listOrgsOf(user);
     const spaces: Array<{ owner: Owner; role: OrgRole | 'owner' }> = [{ owner: user, role: 'owner' }, ...orgs.map((o) => ({ owner: o.org, role: o.role }))];
     const counts = await Promise.all(spaces.map((s) => registry.listPackages({ ownerId: s.owner.id, limit: 1 }).then((r) => r.total)));
+    // Storage against the quota, for the namespaces the user writes to (docs/quotas.md).
+    const storage = await Promise.all(spaces.map((s) => (s.role === 'read' ? null : registry.storageStatus(s.owner.id))));
     const host = shell.deps.baseUrl;
     await shell.render(req, res, {
       title: 'Dashboard',
@@ -62,6 +65,11 @@ export function homeRoutes(shell: Shell): Router {
                     <span class="badge badge-outline">{s.role === 'owner' ? 'you' : s.role}</span>
                     <VisibilityBadge owner={s.owner} />
                     <span class="list-item-end muted">{counts[i] === 1 ? '1 package' : `${counts[i]} packages`}</span>
+                    {storage[i] ? (
+                      <div class="list-item-full" data-storage={s.owner.name}>
+                        <StorageUsage status={storage[i]!} ownerName={s.owner.name} />
+                      </div>
+                    ) : null}
                   </li>
                 ))}
               </ul>

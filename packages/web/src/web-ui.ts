@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import { assertNoEncodedNul, BadRequestError, multilineTextProblem, textProblem } from '@forge/core';
 import { deriveSecret } from '@forge/keys';
 import { accountRoutes } from './account/sign-in.js';
+import { storageAdminRoutes, type StorageAdministration } from './admin/storage-admin.js';
 import { tokenRoutes } from './account/tokens.js';
 import { homeRoutes } from './home.js';
 import { createOrgRoutes } from './owners/create-org.js';
@@ -16,6 +17,8 @@ import { Shell, type WebUiDeps } from './shell/shell.js';
 export interface WebUiOptions extends Omit<WebUiDeps, 'sessionKey'> {
   /** The server secret; the session and CSRF keys are derived from it. */
   secret: Uint8Array;
+  /** Usage and quotas of every owner, for the site administrators' storage page. */
+  storage?: StorageAdministration;
 }
 
 /** Addresses that belong to the APIs (or the health check), never to the UI. */
@@ -30,7 +33,7 @@ function isApiPath(path: string): boolean {
  * pages, views, panels and assets are read here.
  */
 export function createWebUi(options: WebUiOptions): Router {
-  const { secret, ...rest } = options;
+  const { secret, storage, ...rest } = options;
   const deps: WebUiDeps = { ...rest, sessionKey: deriveSecret(secret, 'session') };
   const assets = new Assets({ css: deps.ui.styles, js: deps.ui.scripts });
   const shell = new Shell(deps, assets);
@@ -80,6 +83,7 @@ export function createWebUi(options: WebUiOptions): Router {
   router.use(tokenRoutes(shell));
   router.use(createOrgRoutes(shell));
   router.use(ownerSettingsRoutes(shell));
+  if (storage) router.use(storageAdminRoutes(shell, storage));
   router.use(packageRoutes(shell));
 
   router.use(uiNotFound);

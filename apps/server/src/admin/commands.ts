@@ -1,7 +1,8 @@
-import { BadRequestError, type OrgRole, type Visibility } from '@forge/core';
+import { BadRequestError, formatBytes, type OrgRole, type Visibility } from '@forge/core';
 import { parseScopes } from '@forge/auth';
 import { checkStoredBlobs, type DamagedBlob } from '@forge/registry';
 import type { CleanupRunReport } from '../cleanup/cleanup-runner.js';
+import { parseQuotaText } from '@forge/web';
 import type { Forge } from '../forge.js';
 
 /**
@@ -130,6 +131,20 @@ export const adminCommands = {
     });
     return cleanupReport(report!, dryRun);
   },
+
+  async 'owner-set-quota'(s: Services, args: AdminArgs): Promise<string> {
+    const owner = await s.owners.findByName(str(args, 'name'));
+    if (!owner) throw new BadRequestError(`owner "${args.name}" does not exist`);
+    const limit = parseQuota(str(args, 'bytes'));
+    await s.registry.storage.setQuota(owner.id, limit, 'forge admin');
+    return describeQuota(owner.name, await s.registry.storageStatus(owner.id));
+  },
+
+  async 'owner-show-quota'(s: Services, args: AdminArgs): Promise<string> {
+    const owner = await s.owners.findByName(str(args, 'name'));
+    if (!owner) throw new BadRequestError(`owner "${args.name}" does not exist`);
+    return describeQuota(owner.name, await s.registry.storageStatus(owner.id));
+  },
 } satisfies Record<string, (s: Services, args: AdminArgs, progress?: AdminProgress) => Promise<AdminOutput>>;
 
 /** What a cleanup run removed (or would): each task's lines and summary, then the bytes freed. */
@@ -164,4 +179,19 @@ function doctorReport(checked: number, damaged: DamagedBlob[], hashes: boolean):
 
 export function isAdminCommand(name: string): name is AdminCommand {
   return Object.hasOwn(adminCommands, name);
+}
+
+/** `--bytes`: bytes (`10GiB` too), `unlimited`, or `default` (FORGE_OWNER_QUOTA_BYTES); the UI's form reads the same. */
+export function parseQuota(text: string): number | null | 'default' {
+  try {
+    return parseQuotaText(text);
+  } catch {
+    throw new BadRequestError(`--bytes must be a number of bytes (e.g. 1073741824 or 10GiB), "unlimited" or "default"; got "${text}"`);
+  }
+}
+
+function describeQuota(name: string, status: { usedBytes: number; limitBytes: number | null; source: string }): string {
+  const limit = status.limitBytes === null ? 'unlimited' : `${status.limitBytes} bytes (${formatBytes(status.limitBytes)})`;
+  const from = status.source === 'default' ? ' (the server default, FORGE_OWNER_QUOTA_BYTES)' : status.source === 'none' ? ' (no default set)' : '';
+  return `${name}: quota ${limit}${from}; using ${status.usedBytes} bytes (${formatBytes(status.usedBytes)})`;
 }

@@ -172,5 +172,16 @@ admin
   .description('move the embedded PGlite database into an empty PostgreSQL database (the server must be stopped)')
   .requiredOption('--to <url>', 'postgres://user:password@host:port/database')
   .action((o: { to: string }) => runData(() => migrateDbCommand(loadConfig(), defaultModules(), o)));
+owner
+  .command('set-quota')
+  .description('set how many bytes an owner may store (docs/quotas.md)')
+  .requiredOption('--name <name>', 'user or organization name')
+  .requiredOption('--bytes <bytes>', 'bytes (or 500MiB, 10GiB), "unlimited", or "default" for FORGE_OWNER_QUOTA_BYTES')
+  .action((o) => run('owner-set-quota', o));
+owner
+  .command('show-quota')
+  .description('show an owner\'s quota and usage')
+  .requiredOption('--name <name>', 'user or organization name')
+  .action((o) => run('owner-show-quota', o));
 
 await program.parseAsync(process.argv);

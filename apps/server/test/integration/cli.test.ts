@@ -89,6 +89,20 @@ describe.each(kinds)('forge CLI and npm start on %s', (kind) => {
 
     const verbose = await forge('admin', 'user', 'generate-access-token', '--username', 'alice', '--token-name', 'second');
     expect(verbose.out).toMatch(/^Access token was successfully created: [0-9a-f]{40}$/);
+
+    // A quota through the socket applies to the running server at once.
+    const quota = await forge('admin', 'owner', 'set-quota', '--name', 'alice', '--bytes', '20');
+    expect(quota).toEqual({ code: 0, out: 'alice: quota 20 bytes (20 B); using 14 bytes (14 B)' });
+    const refused = await fetch(`http://127.0.0.1:${port}/api/packages/alice/generic/x/1.1/g`, { method: 'PUT', body: 'seven more bytes', headers: { authorization: auth } });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toMatch(/^storage quota exceeded: alice would use/);
+    expect((await forge('admin', 'owner', 'set-quota', '--name', 'alice', '--bytes', '1KiB')).out).toMatch(/quota 1024 bytes/);
+    expect((await fetch(`http://127.0.0.1:${port}/api/packages/alice/generic/x/1.1/g`, { method: 'PUT', body: 'seven more bytes', headers: { authorization: auth } })).status).toBe(201);
+    expect((await forge('admin', 'owner', 'set-quota', '--name', 'alice', '--bytes', 'unlimited')).out).toBe('alice: quota unlimited; using 30 bytes (30 B)');
+    expect((await forge('admin', 'owner', 'show-quota', '--name', 'alice')).out).toBe('alice: quota unlimited; using 30 bytes (30 B)');
+    const bad = await forge('admin', 'owner', 'set-quota', '--name', 'alice', '--bytes', 'lots');
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toMatch(/--bytes must be a number of bytes/);
   });
 
   it('creates organisations and members, and reports mistakes with a non-zero exit', async () => {

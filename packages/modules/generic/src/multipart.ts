@@ -7,10 +7,10 @@ import type { RegistryService, StagedBlob } from '@forge/core';
  * engine streams the file part straight into the registry's staging area, so multipart
  * uploads are hashed and size-limited exactly like raw ones, with no second temp copy.
  */
-export function multipartUpload(registry: RegistryService, maxSize: number) {
+export function multipartUpload(registry: RegistryService, maxSize: number, ownerId?: number) {
   const storage: multer.StorageEngine = {
     _handleFile(_req, file, callback) {
-      registry.stageBlob(file.stream, { maxSize, extraDigests: true }).then(
+      registry.stageBlob(file.stream, { maxSize, extraDigests: true, ownerId }).then(
         (staged) => callback(null, { size: staged.size, staged } as Partial<Express.Multer.File>),
         (err: Error) => callback(err),
       );

@@ -24,7 +24,7 @@ export const GENERIC = 'generic';
 export function registerRoutes(ctx: ModuleContext): void {
   const { router, access, registry } = ctx;
   const maxSize = ctx.host.maxUploadBytes;
-  const multipart = multipartUpload(registry, maxSize);
+  
 
   async function findFile(owner: Owner, req: Request) {
     const c = parseCoordinates(req.params as Record<string, string>);
@@ -44,12 +44,13 @@ export function registerRoutes(ctx: ModuleContext): void {
 
     let staged: StagedBlob | undefined;
     if (req.is('multipart/form-data')) {
+      const multipart = multipartUpload(registry, maxSize, owner.id);
       await new Promise<void>((resolve, reject) => multipart(req, res, (err?: unknown) => (err ? reject(translateMulter(err, maxSize)) : resolve())));
       staged = stagedFromMultipart(req);
       if (!staged) throw new BadRequestError('multipart upload needs a "file" field');
     } else {
       // destroyOnReturn: false keeps the socket alive when the size limit stops reading, so the 413 can be sent.
-      staged = await registry.stageBlob(requestBody(req, { idleTimeoutMs: ctx.host.bodyIdleTimeoutMs }), { maxSize, extraDigests: true });
+      staged = await registry.stageBlob(requestBody(req, { idleTimeoutMs: ctx.host.bodyIdleTimeoutMs }), { maxSize, extraDigests: true, ownerId: owner.id });
     }
     await registry.createPackageAndAddFile({
       ownerId: owner.id,

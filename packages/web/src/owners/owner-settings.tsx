@@ -7,6 +7,7 @@ import { Avatar, Bytes, EmptyState, Field, Notice, PostForm } from '../shell/com
 import { href } from '../shell/format.js';
 import { SideMenuPage } from '../shell/layout.js';
 import type { Shell } from '../shell/shell.js';
+import { StorageUsage } from '../shell/storage.js';
 import { settingsMenu, settingsPath } from './settings-menu.js';
 
 const ROLE_HELP: Record<OrgRole, string> = {
@@ -256,7 +257,11 @@ export function ownerSettingsRoutes(shell: Shell): Router {
   // --- package settings: the modules' panels ---
 
   async function packagesPage(req: Request, res: Response, ctx: UiPageContext, failed?: { type: string; message: string }, status = 200) {
-    const [usage, packages] = await Promise.all([registry.ownerUsage(ctx.owner.id), registry.listPackages({ ownerId: ctx.owner.id, limit: 1 })]);
+    const [usage, packages, storage] = await Promise.all([
+      registry.ownerUsage(ctx.owner.id),
+      registry.listPackages({ ownerId: ctx.owner.id, limit: 1 }),
+      registry.storageStatus(ctx.owner.id),
+    ]);
     const panels: VNode[] = [];
     for (const panel of ui.settingsPanels.values()) {
       const content = await panel.render({ ctx, actionUrl: `${settingsPath(ctx)}/packages/${panel.type}` });
@@ -283,6 +288,11 @@ export function ownerSettingsRoutes(shell: Shell): Router {
             <h2>Storage</h2>
           </div>
           <div class="card-body">
+            <StorageUsage status={storage} ownerName={ctx.owner.name} />
+            <p class="muted small">
+              {ctx.owner.name} is charged each distinct file content it holds once, whoever else stores the same bytes. Only a site
+              administrator can change the quota.
+            </p>
             {/* What a user means by size: the disk their packages take. Blob and file counts are internals (docs/ui.md). */}
             <dl class="kv" id="storage-usage">
               <dt>Packages</dt>

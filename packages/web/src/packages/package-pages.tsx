@@ -4,6 +4,7 @@ import { NotFoundError, type FileRecord, type UiPageContext, type VersionRecord 
 import { Avatar, Bytes, EmptyState, Pagination, pageParam, Time } from '../shell/components.js';
 import { href, query } from '../shell/format.js';
 import type { Shell } from '../shell/shell.js';
+import { StorageUsage } from '../shell/storage.js';
 
 const PACKAGES_PER_PAGE = 20;
 const VERSIONS_PER_PAGE = 50;
@@ -48,12 +49,21 @@ export function packageRoutes(shell: Shell): Router {
       limit: PACKAGES_PER_PAGE,
     });
     const summaries = await registry.summarizePackages(items.map((p) => p.id));
+    // The owner's writers see its storage against its quota.
+    const storage = ctx.canWrite ? await registry.storageStatus(ctx.owner.id) : null;
     const base = packagesUrl(ctx);
     const now = Date.now();
     await shell.renderOwnerPage(res, ctx, {
       title: `Packages · ${ctx.owner.name}`,
       body: (
         <>
+          {storage ? (
+            <section class="card">
+              <div class="card-body">
+                <StorageUsage status={storage} ownerName={ctx.owner.name} />
+              </div>
+            </section>
+          ) : null}
           <form method="get" action={base} class="toolbar" role="search">
             <input type="search" name="q" value={q} placeholder="Search packages…" aria-label="Search packages by name" maxLength={MAX_QUERY_LENGTH} />
             <select name="type" aria-label="Package type">

@@ -93,6 +93,7 @@ function Navbar(props: { user: User | null; csrfToken?: string; registration: bo
                 <a href="/user/settings/applications">Access tokens</a>
                 <a href={href(user.name, '-', 'settings')}>Settings</a>
                 <a href="/org/create">New organization</a>
+                {user.isAdmin ? <a href="/-/admin/storage">Site administration: storage</a> : null}
                 <form method="post" action="/user/logout">
                   <CsrfField token={props.csrfToken ?? ''} />
                   <button type="submit" class="menu-button">

@@ -23,6 +23,7 @@ import { SessionCodec, type Flash, type SessionClaims } from '../session/session
 import type { Assets } from './assets.js';
 import { href, safeRedirect } from './format.js';
 import { Document, OwnerHeader, type Tab } from './layout.js';
+import { QuotaBanner } from './storage.js';
 
 export interface WebUiDeps {
   owners: OwnerService;
@@ -253,6 +254,19 @@ export class Shell {
         <OwnerHeader owner={page.owner.ctx.owner} tabs={tabs} path={page.owner.activeTab ?? path} trail={page.owner.trail} />
       );
     }
+    // Writers of an owner see its quota warning on every one of its pages (docs/quotas.md).
+    let body = page.body;
+    if (page.owner?.ctx.canWrite) {
+      const status = await this.deps.registry.storageStatus(page.owner.ctx.owner.id);
+      if (status.level !== 'ok') {
+        body = (
+          <>
+            <QuotaBanner status={status} ownerName={page.owner.ctx.owner.name} />
+            {page.body}
+          </>
+        );
+      }
+    }
     const flash = this.codec.takeFlash(req, res);
     const html = renderToString(
       <Document
@@ -266,7 +280,7 @@ export class Shell {
         header={header}
         narrow={page.narrow}
       >
-        {page.body}
+        {body}
       </Document>,
     );
     res.status(status);

@@ -75,7 +75,7 @@ export class AuxFiles {
    */
   async storeBuildLog(owner: Owner, drv: string, body: AsyncIterable<Uint8Array>, options: { maxSize: number; contentEncoding?: string }): Promise<void> {
     const { registry } = this.deps;
-    const staged = await registry.stageBlob(body, { maxSize: options.maxSize });
+    const staged = await registry.stageBlob(body, { maxSize: options.maxSize, ownerId: owner.id });
     const builtBy = await this.deps.paths.byDeriver(owner.id, drv);
     await registry.write(
       async (tx) => {

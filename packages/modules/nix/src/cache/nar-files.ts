@@ -98,7 +98,7 @@ export class NarFiles {
     const listingStaging = registry.stageBlob(listingChunks);
     listingStaging.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
     try {
-      staged.push(await registry.stageBlob(verifiedChunks(body, verifier), { maxSize }));
+      staged.push(await registry.stageBlob(verifiedChunks(body, verifier), { maxSize, ownerId: owner.id }));
       verified = await refuseBadInput(REFUSED, () => verifier.end());
       listingChunks.end();
       listing = await listingStaging;

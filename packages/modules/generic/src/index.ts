@@ -1,5 +1,10 @@
 import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
+import { GenericCleanup } from './cleanup/apply-rule.js';
+import { GenericCleanupRule1796120000000 } from './cleanup/migration.js';
+import { CleanupRuleStore } from './cleanup/rule-store.js';
+import { registerCleanupRoutes } from './cleanup/routes.js';
 import { GENERIC, registerRoutes } from './routes.js';
+import { cleanupPanel } from './ui/cleanup-panel.js';
 import { genericVersionView } from './ui/version-view.js';
 
 export interface GenericModuleOptions {}
@@ -10,8 +15,15 @@ export function genericModule(_options: GenericModuleOptions = {}): PackageTypeM
     id: GENERIC,
     apiVersion: MODULE_API_VERSION,
     displayName: 'Generic',
+    migrations: [GenericCleanupRule1796120000000],
     register(ctx) {
+      const store = new CleanupRuleStore(ctx.db);
+      const cleanup = new GenericCleanup(store, ctx.registry);
+      // Before the package routes: /-/… would otherwise read as a package named "-".
+      registerCleanupRoutes(ctx, store, cleanup);
       registerRoutes(ctx);
+      ctx.registerCleanupTask(cleanup.task());
+      ctx.ui.settingsPanel(cleanupPanel(store, cleanup));
       ctx.ui.versionView(genericVersionView(ctx.host));
     },
   };

@@ -42,7 +42,7 @@ export function QuotaBanner({ status, ownerName }: { status: StorageStatus; owne
   return (
     <div id="quota-banner" data-level={status.level}>
       <Notice kind={status.level === 'warning' ? 'warning' : 'error'}>
-        {text.charAt(0).toUpperCase() + text.slice(1)}.{' '}
+        {text}.{' '}
         {status.level === 'full' ? 'Delete packages, or ask a site administrator for more room.' : 'Uploads past the quota will be refused.'}
       </Notice>
     </div>

@@ -97,7 +97,7 @@ describe.runIf(chromium.available)('the quota in headless Chromium', () => {
   it('shows the owner its usage as a bar with the numbers, and a warning banner from 80 %', async () => {
     await signIn('erin');
     await page.goto(`${t.url}/erin/-/packages`);
-    const usage = page.locator('#storage-usage');
+    const usage = page.locator('#quota-usage');
     await expect.poll(() => usage.innerText()).toContain('8.4 KiB of 9.8 KiB used (86%)');
     expect(await usage.getAttribute('data-level')).toBe('warning');
     const meter = usage.locator('meter');
@@ -107,7 +107,7 @@ describe.runIf(chromium.available)('the quota in headless Chromium', () => {
     expect(await banner.locator('.notice-warning').count()).toBe(1);
     // The dashboard shows the bar per namespace too.
     await page.goto(`${t.url}/`);
-    expect(await page.locator('[data-storage="erin"] #storage-usage').innerText()).toContain('(86%)');
+    expect(await page.locator('[data-storage="erin"] #quota-usage').innerText()).toContain('(86%)');
     expect(await page.locator('#quota-banner').count()).toBe(0);
     await page.screenshot({ path: path.join(tmpdir(), 'forge-quota-dashboard.png') });
   });
@@ -130,6 +130,6 @@ describe.runIf(chromium.available)('the quota in headless Chromium', () => {
     expect((await page.goto(`${t.url}/-/admin/storage`))?.status()).toBe(404);
     await page.goto(`${t.url}/erin/-/settings/packages`);
     expect(await page.locator('#quota-banner .notice-error').innerText()).toContain('95% of its storage quota');
-    expect(await page.locator('#storage-usage').getAttribute('data-level')).toBe('critical');
+    expect(await page.locator('#quota-usage').getAttribute('data-level')).toBe('critical');
   });
 });

@@ -73,6 +73,14 @@ export interface ForgeConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** One log line per request (`FORGE_ACCESS_LOG`, default on). */
   accessLog: boolean;
+  /** Access-log lines for health probes and metrics scrapes too (`FORGE_ACCESS_LOG_PROBES`, default off). */
+  accessLogProbes: boolean;
+  /** `/metrics` in Prometheus format (`FORGE_METRICS=1`, default off). */
+  metrics: boolean;
+  /** Bearer token a scrape of `/metrics` must send (`FORGE_METRICS_TOKEN`); unset: no token asked. */
+  metricsToken?: string;
+  /** How long transfers in flight may finish after SIGTERM/SIGINT (`FORGE_SHUTDOWN_GRACE`, default 60s). */
+  shutdownGraceMs: number;
   /** Turns off self-registration in the web UI (`FORGE_DISABLE_REGISTRATION=1`); Gitea's default is on. */
   disableRegistration: boolean;
   /**
@@ -101,7 +109,7 @@ export interface ForgeConfig {
 }
 
 /** Settings that may instead be read from the file named by `<NAME>_FILE`. */
-export const SECRET_FILE_VARS = ['DATABASE_URL', 'FORGE_SECRET', 'FORGE_S3_ACCESS_KEY_ID', 'FORGE_S3_SECRET_ACCESS_KEY'] as const;
+export const SECRET_FILE_VARS = ['DATABASE_URL', 'FORGE_SECRET', 'FORGE_S3_ACCESS_KEY_ID', 'FORGE_S3_SECRET_ACCESS_KEY', 'FORGE_METRICS_TOKEN'] as const;
 
 /** Every environment variable loadConfig reads (docs and the deployment test check against it). */
 export const CONFIG_ENV_VARS = [
@@ -134,6 +142,10 @@ export const CONFIG_ENV_VARS = [
   'FORGE_SECRET',
   'LOG_LEVEL',
   'FORGE_ACCESS_LOG',
+  'FORGE_ACCESS_LOG_PROBES',
+  'FORGE_METRICS',
+  'FORGE_METRICS_TOKEN',
+  'FORGE_SHUTDOWN_GRACE',
   'FORGE_DISABLE_REGISTRATION',
   'FORGE_FIRST_SIGNUP_ADMIN',
   'FORGE_TRUST_PROXY',
@@ -196,6 +208,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     secret: read('FORGE_SECRET'),
     logLevel,
     accessLog: !['0', 'false', 'no', 'off'].includes(String(env.FORGE_ACCESS_LOG ?? '1').toLowerCase()),
+    accessLogProbes: flag(env.FORGE_ACCESS_LOG_PROBES, false, 'FORGE_ACCESS_LOG_PROBES'),
+    metrics: flag(env.FORGE_METRICS, false, 'FORGE_METRICS'),
+    metricsToken: read('FORGE_METRICS_TOKEN'),
+    shutdownGraceMs: parseDuration(env.FORGE_SHUTDOWN_GRACE || '60s', 'FORGE_SHUTDOWN_GRACE'),
     disableRegistration: ['1', 'true', 'yes', 'on'].includes(String(env.FORGE_DISABLE_REGISTRATION ?? '').toLowerCase()),
     firstSignUpAdmin: firstSignUpAdmin(env.FORGE_FIRST_SIGNUP_ADMIN, baseUrl),
     trustProxy: validTrustProxy(env.FORGE_TRUST_PROXY),

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RequestListener, ServerResponse } from 'node:http';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
-import { assertNoEncodedNul, QUOTA_WARNING_HEADER, quotaWarning, type BlobStore, type Logger, type ModuleApiDoc, type PackageTypeModule } from '@forge/core';
+import { assertNoEncodedNul, CleanupMetrics, noMetrics, QUOTA_WARNING_HEADER, quotaWarning, type BlobStore, type Logger, type Metrics, type ModuleApiDoc, type PackageTypeModule } from '@forge/core';
 import {
   authenticate,
   OwnerService,
@@ -22,7 +22,13 @@ import { createWebUi, UiContributions } from '@forge/web';
 import { clientAddressResolver, parseTrustProxy } from './client-address.js';
 import type { ForgeConfig, StorageConfig } from './config.js';
 import { FastLane } from './fast-lane.js';
-import { errorHandler, notFound, requestLog } from './http-errors.js';
+import { errorHandler, notFound } from './http-errors.js';
+import { healthRoutes, ServerState } from './health.js';
+import { metricsEndpoint } from './metrics/endpoint.js';
+import { registerHostMetrics } from './metrics/host-metrics.js';
+import { PrometheusMetrics } from './metrics/prometheus.js';
+import { observeRequests } from './request-observer.js';
+import { FORGE_VERSION } from './version.js';
 import { registerModules, validateModules } from './load-modules.js';
 import { createLogger } from './logger.js';
 import { CleanupRunner } from './cleanup/cleanup-runner.js';
@@ -68,6 +74,12 @@ export interface Forge {
   app: Express;
   /** The HTTP request listener: the fast lane for hot package reads, then the express app. */
   handler: RequestListener;
+  /** What modules and the host record for `/metrics` (no-ops unless `FORGE_METRICS=1`). */
+  metrics: Metrics;
+  /** Draining or not (health probes read it). */
+  state: ServerState;
+  /** What this server runs on, for the start-up line and `forge_info`: version, database, storage, decoders. */
+  runtime: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -120,6 +132,15 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     await blobs.sweepStaging(config.blobGraceMs);
 
     const ds = db.dataSource;
+    const prometheus = config.metrics ? new PrometheusMetrics() : undefined;
+    const metrics: Metrics = prometheus ?? noMetrics;
+    const state = new ServerState();
+    const runtime: Record<string, string> = {
+      version: FORGE_VERSION,
+      database: db.kind,
+      storage: blobs.kind,
+      ...Object.assign({}, ...modules.map((m) => m.describeRuntime?.() ?? {})),
+    };
     const events = await startClusterEvents(db, databaseOptions.url, logger);
     shutdownHooks.push(() => events.close());
     const passwords = new PasswordHasher(config.passwordHashing);
@@ -166,7 +187,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
     };
     const cleanupLogger = logger.child({ component: 'cleanup' });
-    const cleanup = new CleanupRunner(db.kind === 'postgres' ? new PostgresRunnerLock(ds) : new ProcessRunnerLock(), cleanupLogger);
+    const cleanup = new CleanupRunner(db.kind === 'postgres' ? new PostgresRunnerLock(ds) : new ProcessRunnerLock(), cleanupLogger, new CleanupMetrics(metrics));
 
     const app = express();
     const fastLane = new FastLane();
@@ -175,7 +196,6 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     app.set('query parser', 'simple');
     // req.ip agrees with the address sign-in limits and logs use.
     app.set('trust proxy', trustProxy ?? false);
-    if (config.accessLog) app.use(requestLog(logger));
     // An encoded NUL can name nothing (PostgreSQL cannot even compare it): the API refuses
     // it before any route decodes it; the web UI does the same with an HTML page.
     app.use(
@@ -187,10 +207,11 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
     // Writes under the package API run inside their response's context, so the registry
     // can put a quota warning on it (X-Forge-Quota-Warning, docs/quotas.md).
     app.use(onlyUnder('/api/packages/', (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : uploadResponse.run(res, next))));
-    app.get('/healthz', async (_req, res) => {
-      await ds.query('SELECT 1');
-      res.json({ status: 'ok' });
-    });
+    healthRoutes(app, ds, state);
+    if (prometheus) {
+      registerHostMetrics(prometheus, { db, registry, info: runtime, draining: () => state.draining });
+      app.get('/metrics', metricsEndpoint(prometheus, config.metricsToken));
+    }
     const auth = {
       tokens,
       signIn,
@@ -221,6 +242,7 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       keys,
       db: ds,
       logger: logger.child({ module: module.id }),
+      metrics,
       host,
       serveBlob,
       ui: ui.registryFor(module.id, module.displayName),
@@ -283,7 +305,16 @@ export async function createForge(options: ForgeOptions): Promise<Forge> {
       ui,
       cleanup,
       app,
-      handler: fastLane.listener(app, { auth, logger, accessLog: config.accessLog }),
+      handler: observeRequests(fastLane.listener(app, { auth, logger }), {
+        logger,
+        accessLog: config.accessLog,
+        logProbes: config.accessLogProbes,
+        metrics,
+        clientAddress,
+      }),
+      metrics,
+      state,
+      runtime,
       close,
     };
   } catch (err) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { requestIdOf } from './request-observer.js';
 import { ForgeError, isForgeError, NotFoundError, type Logger } from '@forge/core';
 
 /**
@@ -26,7 +27,7 @@ export function writeError(req: IncomingMessage & { originalUrl?: string }, res:
     if (!res.destroyed) res.destroy();
     return;
   }
-  const known: ForgeError = isForgeError(err) ? err : clientError(err) ?? internal(err, req.method, url, logger);
+  const known: ForgeError = isForgeError(err) ? err : clientError(err) ?? internal(err, req, url, logger);
   if (res.headersSent) {
     res.destroy();
     return;
@@ -57,9 +58,10 @@ function clientError(err: unknown): ForgeError | undefined {
   return undefined;
 }
 
-function internal(err: unknown, method: string | undefined, url: string, logger: Logger): ForgeError {
+function internal(err: unknown, req: IncomingMessage, url: string, logger: Logger): ForgeError {
   logger.error('request failed', {
-    method,
+    id: requestIdOf(req),
+    method: req.method,
     url,
     err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
   });
@@ -69,24 +71,3 @@ function internal(err: unknown, method: string | undefined, url: string, logger:
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new NotFoundError(`no route for ${req.method} ${req.path}`));
 };
-
-export function requestLog(logger: Logger): RequestHandler {
-  return (req, res, next) => {
-    logRequest(logger, req, res);
-    next();
-  };
-}
-
-/** One access-log line when the response is done (or the client went away). */
-export function logRequest(logger: Logger, req: IncomingMessage & { originalUrl?: string }, res: ServerResponse): void {
-  const start = process.hrtime.bigint();
-  res.on('close', () => {
-    logger.info('request', {
-      method: req.method,
-      url: req.originalUrl ?? req.url,
-      status: res.statusCode,
-      ms: Number(process.hrtime.bigint() - start) / 1e6,
-      aborted: !res.writableFinished,
-    });
-  });
-}

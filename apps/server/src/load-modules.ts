@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { MODULE_API_VERSION, type ModuleContext, type PackageTypeModule } from '@forge/core';
+import { setRoutePrefix } from './request-observer.js';
 
 export class ModuleLoadError extends Error {}
 
@@ -30,7 +31,13 @@ export async function registerModules(
   for (const module of modules) {
     // Paths are compared as sent (Nix32 is lowercase; `.NARINFO` is not a narinfo).
     const router = express.Router({ mergeParams: true, strict: true, caseSensitive: true });
-    app.use(`/api/packages/:owner/${module.id}`, router);
+    const prefix = `/api/packages/:owner/${module.id}`;
+    app.use(prefix, router);
+    // Metrics and the access log name the route by its pattern, mount included.
+    router.use((req, _res, next) => {
+      setRoutePrefix(req, prefix);
+      next();
+    });
     try {
       await module.register(contextFor(module, router));
     } catch (err) {

@@ -142,3 +142,42 @@ export function recordingLogger(lines: RecordedLog[] = [], bound: Record<string,
 
 export { routeTable, type RouteEntry } from './route-table.js';
 export { operationsOf, type OpenApiDocument } from './api/openapi.js';
+
+/** One sample of a Prometheus text exposition: a metric name, its labels and value. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text format (`/metrics`): every sample, and the names declared by `# TYPE`. */
+export function parseMetrics(text: string): { samples: MetricSample[]; names: Set<string> } {
+  const samples: MetricSample[] = [];
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) /.exec(line);
+    if (type) names.add(type[1]!);
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
+    if (!m) throw new Error(`not a Prometheus sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return { samples, names };
+}
+
+/** The sum of the samples named `name` whose labels include `labels` (0 when there is none). */
+export function metricValue(samples: readonly MetricSample[], name: string, labels: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
+/** Scrapes a test server's `/metrics` (its config must have `metrics: true`). */
+export async function scrapeMetrics(t: { url: string }, token?: string): Promise<{ samples: MetricSample[]; names: Set<string>; text: string }> {
+  const res = await fetch(`${t.url}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status} ${text}`);
+  return { ...parseMetrics(text), text };
+}

@@ -40,8 +40,8 @@ export interface RequireOptions {
  * Basic challenge) whether the owner is private or absent, others get 404.
  */
 export class PackageAccessGuard implements AccessGuard {
-  readonly #owners = new Memo<string, Owner | null>({ maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
-  readonly #roles = new Memo<string, OrgRole | null>({ maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
+  readonly #owners = new Memo<string, Owner | null>({ name: 'owners', maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
+  readonly #roles = new Memo<string, OrgRole | null>({ name: 'org_roles', maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
 
   constructor(private readonly owners: OwnerService) {
     owners.onChange(() => this.forget());

@@ -70,7 +70,7 @@ function info(row: AccessTokenRow): TokenInfo {
  */
 export class TokenService {
   /** Verified tokens by hash (unknown ones too, as null); an expiring token is forgotten no later than it expires. */
-  readonly #verified = new Memo<string, TokenIdentity | null>({ maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
+  readonly #verified = new Memo<string, TokenIdentity | null>({ name: 'tokens', maxEntries: MEMO_MAX_ENTRIES, ttlMs: MEMO_TTL_MS });
   /** Tokens whose last use was written within the last LAST_USED_RESOLUTION_MS. */
   readonly #lastUsedWritten = new Memo<number, true>({ maxEntries: MEMO_MAX_ENTRIES, ttlMs: LAST_USED_RESOLUTION_MS });
   readonly #listeners: Array<() => void> = [];

@@ -10,6 +10,8 @@ import type { Actor } from './owners.js';
 export interface FastRoute {
   /** Matched against `rest`, the path after the module's prefix (no query string). */
   pattern: RegExp;
+  /** The route as metrics and the access log name it, in express's syntax (`/:hash.narinfo`); default `pattern`'s source. */
+  route?: string;
   /**
    * Answers the request. `req` carries `params.owner` (decoded), so the access guard works
    * on it as on an express request. Throwing a ForgeError answers with its status.

@@ -20,3 +20,4 @@ export * from './ui-format.js';
 export * from './request-input.js';
 export * from './request-body.js';
 export * from './ui-kit.js';
+export * from './metrics.js';

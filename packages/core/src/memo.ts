@@ -18,6 +18,48 @@ export interface MemoOptions<K, V> {
   ttlMs: number;
   /** The bytes an entry costs (its value, key and bookkeeping). Default: {@link MEMO_ENTRY_BYTES}. */
   sizeOf?: (value: V, key: K) => number;
+  /**
+   * Names the memo in `/metrics` (`forge_memo_lookups_total{memo="…"}`): its hits, misses
+   * and size are reported, summed over the memos of that name in the process.
+   */
+  name?: string;
+}
+
+/** What `/metrics` reports of a memo. */
+export interface MemoStats {
+  name: string;
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * Named memos alive in this process, read when metrics are scraped. A weak set: a memo of
+ * a server that was closed (tests start many) is not kept alive by being counted.
+ */
+const namedMemos = new Set<WeakRef<Memo<string | number, unknown>>>();
+
+/** Hits, misses and size of every named memo alive in the process, by name. */
+export function memoStats(): MemoStats[] {
+  const byName = new Map<string, MemoStats>();
+  for (const ref of namedMemos) {
+    const memo = ref.deref();
+    if (!memo) {
+      namedMemos.delete(ref);
+      continue;
+    }
+    const s = memo.stats();
+    const sum = byName.get(s.name);
+    if (!sum) byName.set(s.name, s);
+    else {
+      sum.hits += s.hits;
+      sum.misses += s.misses;
+      sum.entries += s.entries;
+      sum.bytes += s.bytes;
+    }
+  }
+  return [...byName.values()];
 }
 
 /** What an entry of a memo of small records (owners, settings, keys) costs by default. */
@@ -36,8 +78,13 @@ export const MEMO_ENTRY_BYTES = 512;
 export class Memo<K extends string | number, V> {
   readonly #entries: LRUCache<K, { value: V }>;
   #epoch = 0;
+  readonly #name: string | undefined;
+  #hits = 0;
+  #misses = 0;
 
   constructor(options: MemoOptions<K, V>) {
+    this.#name = options.name;
+    if (options.name) namedMemos.add(new WeakRef(this as unknown as Memo<string | number, unknown>));
     const sizeOf = options.sizeOf ?? (() => MEMO_ENTRY_BYTES);
     const maxBytes = options.maxBytes ?? options.maxEntries * MEMO_ENTRY_BYTES;
     // Every entry counts at least maxBytes / maxEntries, so the byte bound also keeps the
@@ -54,7 +101,10 @@ export class Memo<K extends string | number, V> {
 
   /** The remembered value, or undefined when there is none (or it expired). */
   get(key: K): V | undefined {
-    return this.#entries.get(key)?.value;
+    const hit = this.#entries.get(key);
+    if (hit) this.#hits++;
+    else this.#misses++;
+    return hit?.value;
   }
 
   /** The current epoch, to pass to {@link set} with what is read after taking it. */
@@ -74,7 +124,11 @@ export class Memo<K extends string | number, V> {
   /** The remembered value, or `read()`'s, which is remembered unless a change raced it. */
   async load(key: K, read: () => Promise<V>, ttlMs?: (value: V) => number | undefined): Promise<V> {
     const hit = this.#entries.get(key);
-    if (hit) return hit.value;
+    if (hit) {
+      this.#hits++;
+      return hit.value;
+    }
+    this.#misses++;
     const epoch = this.#epoch;
     const value = await read();
     this.set(key, value, epoch, ttlMs?.(value));
@@ -100,5 +154,10 @@ export class Memo<K extends string | number, V> {
   /** Entries held now, and the bytes they count (each at least maxBytes / maxEntries). */
   get usage(): { entries: number; bytes: number } {
     return { entries: this.#entries.size, bytes: this.#entries.calculatedSize };
+  }
+
+  /** Lookups answered from the memo and not, since it was made (for `/metrics`). */
+  stats(): MemoStats {
+    return { name: this.#name ?? '', hits: this.#hits, misses: this.#misses, ...this.usage };
   }
 }

@@ -8,6 +8,7 @@ import type { ServeBlob } from './http.js';
 import type { FastRoute } from './fast-route.js';
 import type { KeyService } from './keys.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import type { PackageVersionHooks } from './package-versions.js';
 import type { RegistryService } from './registry.js';
 import type { UiRegistry } from './ui.js';
@@ -57,6 +58,8 @@ export interface ModuleContext {
   /** For the module's own tables (prefixed with its id); writes go through `registry.write`. */
   db: DataSource;
   logger: Logger;
+  /** Counters and histograms for `/metrics` (no-ops unless the operator turned metrics on). */
+  metrics: Metrics;
   host: HostInfo;
   /** A hot read matched before express (see FastRoute); the express route stays the reference. */
   fastRoute(route: FastRoute): void;
@@ -110,4 +113,9 @@ export interface PackageTypeModule {
   /** Entity schemas for the module's own tables, if it uses repositories. */
   readonly entities?: EntitySchema[];
   register(ctx: ModuleContext): void | Promise<void>;
+  /**
+   * What the module runs on where a choice is made at run time (`{ zstd: 'libzstd' }` or
+   * its JavaScript fallback): named in the start-up log line and in `forge_info`.
+   */
+  describeRuntime?(): Record<string, string>;
 }

@@ -35,7 +35,17 @@ export interface Database {
   dataSource: DataSource;
   /** Applies pending migrations (host and modules). Safe to call from several processes at once. */
   migrate(): Promise<void>;
+  /** The connection pool now (for /metrics): connections open, idle, and callers waiting for one. */
+  poolStats(): PoolStats;
   close(): Promise<void>;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  /** The most connections the pool opens. */
+  max: number;
 }
 
 export const hostMigrations = [HostSchema1732406400000, SignInThrottle1796098695474, OwnerStorage1796113605329, BlobDigests1796300000000];
@@ -100,6 +110,11 @@ export async function openDatabase(options: DatabaseOptions, extensions: Databas
       } else {
         await dataSource.runMigrations({ transaction: 'each' });
       }
+    },
+    poolStats() {
+      // TypeORM's postgres driver keeps its pool as `master`: a pg.Pool, or the PGlite lease pool.
+      const pool = (dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
+      return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0, max: kind === 'postgres' ? (options.poolSize ?? 10) : 1 };
     },
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();

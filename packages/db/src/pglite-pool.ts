@@ -35,6 +35,8 @@ export class PgliteLeasePool extends EventEmitter {
   /** Settles when the current lease is released; each new lease chains onto it. */
   #tail: Promise<void> = Promise.resolve();
   #ended = false;
+  /** Leases asked for and not yet released (the one held, and those waiting for it). */
+  #leases = 0;
 
   constructor(private readonly db: () => Promise<PGlite>) {
     super();
@@ -49,9 +51,11 @@ export class PgliteLeasePool extends EventEmitter {
     const previous = this.#tail;
     this.#tail = new Promise<void>((resolve) => (releaseLease = resolve));
     let released = false;
+    this.#leases++;
     const release = () => {
       if (released) return;
       released = true;
+      this.#leases--;
       releaseLease();
     };
     let gaveUp = false;
@@ -81,6 +85,17 @@ export class PgliteLeasePool extends EventEmitter {
           if (!gaveUp) callback(err, null, () => {});
         },
       );
+  }
+
+  // pg.Pool's figures, for /metrics: one session, held or idle, and who waits for it.
+  get totalCount(): number {
+    return 1;
+  }
+  get idleCount(): number {
+    return this.#leases === 0 ? 1 : 0;
+  }
+  get waitingCount(): number {
+    return Math.max(0, this.#leases - 1);
   }
 
   async query(sql: string, params?: unknown[]): Promise<PgResult> {

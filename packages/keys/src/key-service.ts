@@ -15,7 +15,7 @@ const ACTIVE_KEY_TTL_MS = 300_000;
 
 export class OwnerKeyService implements KeyService {
   /** Active keys by owner and purpose (decrypted once, not on every signature). */
-  readonly #active = new Memo<string, StoredKey>({ maxEntries: 10_000, ttlMs: ACTIVE_KEY_TTL_MS });
+  readonly #active = new Memo<string, StoredKey>({ name: 'owner_keys', maxEntries: 10_000, ttlMs: ACTIVE_KEY_TTL_MS });
   readonly #listeners: Array<(ownerId: number, purpose: string) => void> = [];
 
   constructor(

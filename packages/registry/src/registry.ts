@@ -373,6 +373,12 @@ export class Registry implements RegistryService {
     return this.blobs.open(sha256, range);
   }
 
+  /** Every blob stored, counted once however many files share it (for /metrics). */
+  async blobTotals(): Promise<{ blobs: number; bytes: number }> {
+    const [row] = await this.q<{ blobs: string | number; bytes: string | number }>(`SELECT count(*) AS blobs, coalesce(sum(size), 0) AS bytes FROM package_blob`);
+    return { blobs: Number(row?.blobs ?? 0), bytes: Number(row?.bytes ?? 0) };
+  }
+
   async ownerUsage(ownerId: number, type?: string): Promise<OwnerUsage> {
     const typeFilter = type ? 'AND p.type = $2' : '';
     const ownerTypeFilter = type ? 'AND o.type = $2' : '';

@@ -1,4 +1,4 @@
-import type { CleanupProgress, CleanupResult, CleanupRunOptions, CleanupTask, Logger } from '@forge/core';
+import { CleanupMetrics, noMetrics, type CleanupProgress, type CleanupResult, type CleanupRunOptions, type CleanupTask, type Logger } from '@forge/core';
 import type { RunnerLock } from './runner-lock.js';
 
 export interface CleanupTaskReport {
@@ -45,6 +45,7 @@ export class CleanupRunner {
   constructor(
     private readonly lock: RunnerLock,
     private readonly logger: Logger,
+    private readonly metrics = new CleanupMetrics(noMetrics),
   ) {}
 
   register(task: CleanupTask): void {
@@ -93,10 +94,12 @@ export class CleanupRunner {
           });
           report.tasks.push({ name: task.name, result, ms: Date.now() - started });
           report.bytes += result.bytes;
+          if (!options.dryRun) this.metrics.taskRan(task.name, 'ok', result.bytes);
         } catch (err) {
           // One task failing (a storage outage) must not keep the others from running.
           this.logger.error('cleanup task failed', { task: task.name, err: (err as Error).message });
           report.tasks.push({ name: task.name, error: (err as Error).message, ms: Date.now() - started });
+          if (!options.dryRun) this.metrics.taskRan(task.name, 'failed');
         }
       }
       return report;

@@ -138,7 +138,7 @@ describe.each(kinds.filter((k) => k === 'postgres'))('FORGE_WORKERS=2 on %s', ()
     db = await createTestDatabase('postgres');
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'forge-workers-'));
     port = await freePort();
-    env = { ...process.env, FORGE_DATA_DIR: dataDir, PORT: String(port), FORGE_LISTEN: '127.0.0.1', LOG_LEVEL: 'info', DATABASE_URL: db.options.url, FORGE_WORKERS: '2' };
+    env = { ...process.env, FORGE_DATA_DIR: dataDir, PORT: String(port), FORGE_LISTEN: '127.0.0.1', LOG_LEVEL: 'info', DATABASE_URL: db.options.url, FORGE_WORKERS: '2', FORGE_ACCESS_LOG_PROBES: '1' };
     primary = spawn('node', [mainJs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     primary.stdout!.on('data', (d) => (log += d));
     primary.stderr!.on('data', (d) => (log += d));

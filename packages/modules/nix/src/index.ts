@@ -1,5 +1,6 @@
 import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
 import { NIX } from './constants.js';
+import { defaultZstdDecoder } from './format/decompress.js';
 import { createNixCache, type NixCacheOptions } from './cache/index.js';
 import { collectionTask } from './cache/collection-task.js';
 import { nixApiDoc } from './http/api-doc.js';
@@ -30,6 +31,8 @@ export function nixModule(options: NixModuleOptions = {}): PackageTypeModule {
       ctx.registerCleanupTask(collectionTask(nix));
       registerNixUi(ctx, nix);
     },
+    // xz/lzip (liblzma in WASM), bzip2 (seek-bzip), gzip/brotli (node:zlib) have no alternative.
+    describeRuntime: () => ({ zstd: defaultZstdDecoder }),
   };
 }
 

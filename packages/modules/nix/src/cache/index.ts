@@ -30,6 +30,7 @@ import { NarInfoRenderer } from './narinfo-render.js';
 import { NarInfoPublisher } from './publish-narinfo.js';
 import { DEFAULT_PULL_THROUGH_LIMITS, PullThrough, type PullThroughLimits } from './pull-through.js';
 import { CacheKeys } from './signing-keys.js';
+import { NixMetrics } from './metrics.js';
 import { storePathVersionHooks } from './store-path-versions.js';
 import { StorePathExplorer } from './store-path-facts.js';
 import { DEFAULT_UPSTREAM_LIMITS, UpstreamClient, type UpstreamErrorHook, type UpstreamLimits } from './upstream-client.js';
@@ -61,7 +62,7 @@ export { DEFAULT_PRIORITY } from '../store/caches.js';
 export type { StorePathPage, StorePathRecord, StorePathSort } from '../store/store-paths.js';
 
 /** What the use cases need from the host (no router, no pages: a job or a CLI has these too). */
-export type CacheHost = Pick<ModuleContext, 'registry' | 'owners' | 'keys' | 'events' | 'db' | 'logger' | 'host' | 'onShutdown'>;
+export type CacheHost = Pick<ModuleContext, 'registry' | 'owners' | 'keys' | 'events' | 'db' | 'logger' | 'host' | 'onShutdown'> & Partial<Pick<ModuleContext, 'metrics'>>;
 
 /** The Nix module's application: every use case, built once from the host's services. */
 export interface NixCache {
@@ -158,17 +159,18 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
   });
 
   const { registry } = ctx;
+  const metrics = new NixMetrics(ctx.metrics);
   const paths = new StorePaths(ctx.db);
   const access = new CacheAccess(settings);
-  const render = new NarInfoRenderer(keys, new PathSignatures(ctx.db));
+  const render = new NarInfoRenderer(keys, new PathSignatures(ctx.db), metrics);
   const upstreamClient = new UpstreamClient({ ...DEFAULT_UPSTREAM_LIMITS, ...options.upstreams?.limits }, ctx.logger, options.upstreams?.onError);
   const upstreams = new Upstreams(upstreamStore, upstreamClient, new UpstreamPolicy(options.upstreams?.allow));
-  const narinfos = new NarInfoLookup(narinfoMemo, paths, render, accesses, upstreams);
+  const narinfos = new NarInfoLookup(narinfoMemo, paths, render, accesses, metrics, upstreams);
   const maxUpload = ctx.host.maxUploadBytes;
   const deletion = new StorePathDeletion({ registry, changes });
   const pinStore = new Pins(ctx.db);
   const nars = new NarFiles(
-    { registry, access, changes, memo: narFileMemo },
+    { registry, access, changes, memo: narFileMemo, metrics },
     {
       maxFileSize: maxUpload,
       maxNarSize: maxUpload * (options.narInflationFactor ?? 64),
@@ -176,7 +178,7 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
       verificationsPerOwner: options.narVerificationsPerOwner ?? Math.max(1, Math.floor((options.concurrentNarVerifications ?? 4) / 2)),
     },
   );
-  const publisher = new NarInfoPublisher({ registry, access, keys, trustedKeys, changes, lookup: narinfos, paths, upstreams });
+  const publisher = new NarInfoPublisher({ registry, access, keys, trustedKeys, changes, lookup: narinfos, paths, upstreams, metrics });
   return {
     access,
     nars,

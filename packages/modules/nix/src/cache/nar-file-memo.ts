@@ -6,7 +6,7 @@ import { Memo, type OwnerFileRecord } from '@forge/core';
  * and deletions drop entries through change notices; the time limit bounds a lost notice.
  */
 export class NarFileMemo {
-  readonly #memo = new Memo<string, OwnerFileRecord | null>({ maxEntries: 100_000, ttlMs: 10 * 60_000 });
+  readonly #memo = new Memo<string, OwnerFileRecord | null>({ name: 'nix_nar_files', maxEntries: 100_000, ttlMs: 10 * 60_000 });
 
   get(ownerId: number, fileName: string, load: () => Promise<OwnerFileRecord | null>): Promise<OwnerFileRecord | null> {
     return this.#memo.load(`${ownerId}/${fileName}`, load);

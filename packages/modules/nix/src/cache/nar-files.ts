@@ -1,4 +1,4 @@
-import { BadRequestError, PayloadTooLargeError, type OwnerFileRecord, type Owner, type RegistryService, type StagedBlob } from '@forge/core';
+import { BadRequestError, PayloadTooLargeError, secondsSince, type OwnerFileRecord, type Owner, type RegistryService, type StagedBlob } from '@forge/core';
 import { NIX } from '../constants.js';
 import {
   ChunkChannel,
@@ -11,6 +11,7 @@ import {
 } from '../format/index.js';
 import type { CacheAccess } from './access.js';
 import type { NixChanges } from './change-notices.js';
+import type { NixMetrics } from './metrics.js';
 import type { NarFileMemo } from './nar-file-memo.js';
 import { ownerFileKeys, type NarFileFacts } from './owner-files.js';
 import { refusal, refuseBadInput } from './refusals.js';
@@ -51,7 +52,7 @@ export class NarFiles {
   readonly #verifications: FairSlots;
 
   constructor(
-    private readonly deps: { registry: RegistryService; access: CacheAccess; changes: NixChanges; memo: NarFileMemo },
+    private readonly deps: { registry: RegistryService; access: CacheAccess; changes: NixChanges; memo: NarFileMemo; metrics: NixMetrics },
     private readonly limits: NarUploadLimits,
   ) {
     this.#verifications = new FairSlots(limits.concurrentVerifications, limits.verificationsPerOwner);
@@ -62,14 +63,30 @@ export class NarFiles {
    * route does): the file name (400) and the declared size (413).
    */
   expect(fileName: string, declaredSize?: number): ExpectedNar {
-    const name = parseNarFileName(fileName);
-    if (!name) throw new BadRequestError(`"${fileName}" is not a NAR file name (expected <nix32 file hash>.nar[.xz|.zst|.bz2|.br|…])`);
-    if (declaredSize !== undefined && declaredSize > this.limits.maxFileSize) throw new PayloadTooLargeError(this.limits.maxFileSize);
-    return { fileName, name };
+    try {
+      const name = parseNarFileName(fileName);
+      if (!name) throw new BadRequestError(`"${fileName}" is not a NAR file name (expected <nix32 file hash>.nar[.xz|.zst|.bz2|.br|…])`);
+      if (declaredSize !== undefined && declaredSize > this.limits.maxFileSize) throw new PayloadTooLargeError(this.limits.maxFileSize);
+      return { fileName, name };
+    } catch (err) {
+      this.deps.metrics.refused('nar', err);
+      throw err;
+    }
   }
 
   /** Verifies and stores an upload: the facts the server computed, or a typed error (400, 413). */
   async accept(owner: Owner, expected: ExpectedNar, body: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<NarFileFacts> {
+    try {
+      const facts = await this.#accept(owner, expected, body, options);
+      this.deps.metrics.accepted('nar');
+      return facts;
+    } catch (err) {
+      this.deps.metrics.refused('nar', err);
+      throw err;
+    }
+  }
+
+  async #accept(owner: Owner, expected: ExpectedNar, body: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal }): Promise<NarFileFacts> {
     const { registry } = this.deps;
     const { fileName, name } = expected;
     const maxSize = this.limits.maxFileSize;
@@ -95,10 +112,13 @@ export class NarFiles {
       release();
       throw new Error('aborted');
     }
+    // Verification time counts from the slot, not from the wait for it.
+    const start = process.hrtime.bigint();
+    const received = { bytes: 0 };
     const listingStaging = registry.stageBlob(listingChunks);
     listingStaging.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
     try {
-      staged.push(await registry.stageBlob(verifiedChunks(body, verifier), { maxSize, ownerId: owner.id }));
+      staged.push(await registry.stageBlob(verifiedChunks(body, verifier, received), { maxSize, ownerId: owner.id }));
       verified = await refuseBadInput(REFUSED, () => verifier.end());
       listingChunks.end();
       listing = await listingStaging;
@@ -106,7 +126,9 @@ export class NarFiles {
       if (!name.compressions.includes(verified.compression)) {
         throw new BadRequestError(`${REFUSED}: the file name says ${name.compressions.join(' or ')} but the data is ${verified.compression}-compressed`);
       }
+      this.deps.metrics.narVerified('accepted', secondsSince(start), received.bytes);
     } catch (err) {
+      this.deps.metrics.narVerified('refused', secondsSince(start), received.bytes);
       verifier.abort();
       listingChunks.fail(err);
       await listingStaging.then((s) => s.discard(), () => {});
@@ -142,8 +164,9 @@ export class NarFiles {
 }
 
 /** Feeds every chunk to the verifier (awaiting it: backpressure) before it goes to storage. */
-async function* verifiedChunks(source: AsyncIterable<Uint8Array>, verifier: NarVerifier): AsyncIterable<Uint8Array> {
+async function* verifiedChunks(source: AsyncIterable<Uint8Array>, verifier: NarVerifier, received: { bytes: number }): AsyncIterable<Uint8Array> {
   for await (const chunk of source) {
+    received.bytes += chunk.length;
     await verifier.write(chunk).catch((err: unknown) => {
       throw refusal(err, REFUSED);
     });

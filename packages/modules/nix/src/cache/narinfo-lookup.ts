@@ -1,5 +1,6 @@
 import type { AccessRecorder } from '../store/access-recorder.js';
 import type { StorePaths } from '../store/store-paths.js';
+import type { NixMetrics } from './metrics.js';
 import type { MemoisedNarInfo, NarInfoMemo } from './narinfo-memo.js';
 import type { NarInfoRenderer } from './narinfo-render.js';
 import type { Upstreams } from './upstreams.js';
@@ -32,6 +33,7 @@ export class NarInfoLookup {
     private readonly paths: StorePaths,
     private readonly renderer: NarInfoRenderer,
     private readonly accesses: AccessRecorder,
+    private readonly metrics: NixMetrics,
     private readonly upstreams?: Upstreams,
   ) {}
 
@@ -40,6 +42,7 @@ export class NarInfoLookup {
     let entry = this.memo.get(ownerId, hashPart);
     const memoised = entry !== undefined;
     if (!entry) entry = await this.read(ownerId, hashPart);
+    this.metrics.narinfoLookup(entry.body !== null, memoised);
     if (!entry.body) return null;
     if (entry.pathId > 0) this.accesses.record(entry.pathId);
     return { body: entry.body, pathId: entry.pathId, memoised, upstream: entry.pathId === 0 };

@@ -30,6 +30,7 @@ export class NarInfoMemo {
 
   constructor(limits: { maxBytes?: number; maxEntries?: number } = {}) {
     this.#memo = new Memo<string, MemoisedNarInfo>({
+      name: 'nix_narinfos',
       maxEntries: limits.maxEntries ?? NARINFO_MEMO_ENTRIES,
       maxBytes: limits.maxBytes ?? NARINFO_MEMO_BYTES,
       maxEntryBytes: Math.min(NARINFO_MEMO_ENTRY_BYTES, limits.maxBytes ?? NARINFO_MEMO_BYTES),

@@ -9,6 +9,7 @@ import {
 } from '../format/index.js';
 import type { PathSignatures, ServerSignature } from '../store/path-signatures.js';
 import type { StorePathRecord } from '../store/store-paths.js';
+import type { NixMetrics } from './metrics.js';
 import type { CacheKeys } from './signing-keys.js';
 
 /** The narinfo fields of a stored path, as format values. */
@@ -38,6 +39,7 @@ export class NarInfoRenderer {
   constructor(
     private readonly keys: CacheKeys,
     private readonly signatures: PathSignatures,
+    private readonly metrics: NixMetrics,
   ) {}
 
   /** `stored`: the path's server signatures, when the caller fetched them with the path (one query, not two). */
@@ -50,6 +52,7 @@ export class NarInfoRenderer {
       let sig = byKey.get(key.id);
       if (!sig && key.active) {
         sig = signPath(info, key.secret);
+        this.metrics.signed('serve');
         await this.signatures.keep(path.id, { keyId: key.id, sig });
       }
       if (sig) sigs.add(sig);

@@ -21,6 +21,7 @@ import type { NixChanges } from './change-notices.js';
 import type { NarInfoLookup } from './narinfo-lookup.js';
 import { blobOf, NAR_URL, narFactsOf, narVerificationOf, ownerFileKeys, versionFileNames } from './owner-files.js';
 import { refuseBadInput } from './refusals.js';
+import type { NixMetrics } from './metrics.js';
 import type { CacheKeys } from './signing-keys.js';
 import type { Upstreams } from './upstreams.js';
 
@@ -56,11 +57,23 @@ export class NarInfoPublisher {
       lookup: NarInfoLookup;
       paths: StorePaths;
       upstreams: Upstreams;
+      metrics: NixMetrics;
     },
   ) {}
 
   /** Stores the narinfo; `created` tells whether the path is new to this cache. */
-  async publish({ owner, hashPart, info, creatorId, tokenName = null, pulledFrom = null }: NarInfoToPublish): Promise<{ created: boolean }> {
+  async publish(narinfo: NarInfoToPublish): Promise<{ created: boolean }> {
+    try {
+      const result = await this.#publish(narinfo);
+      this.deps.metrics.accepted('narinfo');
+      return result;
+    } catch (err) {
+      this.deps.metrics.refused('narinfo', err);
+      throw err;
+    }
+  }
+
+  async #publish({ owner, hashPart, info, creatorId, tokenName = null, pulledFrom = null }: NarInfoToPublish): Promise<{ created: boolean }> {
     const { registry, keys, trustedKeys } = this.deps;
     if (info.storePath.hashPart !== hashPart) {
       throw new BadRequestError(`StorePath ${info.storePath.baseName} does not match the URL ${hashPart}.narinfo`);
@@ -108,6 +121,7 @@ export class NarInfoPublisher {
     }
 
     const serverSig = signPath(info, key.secret);
+    this.deps.metrics.signed('publish');
     const listing = files.get(ownerFileKeys.listing(fileName));
     const log = deriver ? files.get(ownerFileKeys.log(deriver)) : undefined;
     const references = [...new Set(info.references.map((r) => r.baseName))].sort();

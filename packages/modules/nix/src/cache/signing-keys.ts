@@ -54,7 +54,7 @@ export class CacheKeys {
    * Parsed keys per owner (parsing a key costs a base64 decode; signing needs it on every
    * upload), dropped by change notices on every key change.
    */
-  readonly #parsed = new Memo<number, CacheKey[]>({ maxEntries: 10_000, ttlMs: 300_000, sizeOf: (keys) => 64 + keys.length * 512 });
+  readonly #parsed = new Memo<number, CacheKey[]>({ name: 'nix_signing_keys', maxEntries: 10_000, ttlMs: 300_000, sizeOf: (keys) => 64 + keys.length * 512 });
 
   constructor(
     private readonly keys: KeyService,

@@ -36,6 +36,7 @@ export function narInfoRoutes(ctx: ModuleContext, nix: NixCache): void {
   // The hottest request a Nix cache answers: also matched before express routing.
   ctx.fastRoute({
     pattern: /^([0-9a-df-np-sv-z]{32})\.narinfo$/,
+    route: '/:hash.narinfo',
     handle: (req, res, match) => answerNarInfo(ctx, nix, req as unknown as Request, res, match[1]!),
   });
 

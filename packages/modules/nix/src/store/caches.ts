@@ -36,7 +36,7 @@ const TTL_MS = 60_000;
  */
 export class CacheSettingsStore {
   /** Settings by owner (null: no cache), dropped by change notices. */
-  readonly #memo = new Memo<number, CacheSettings | null>({ maxEntries: 10_000, ttlMs: TTL_MS });
+  readonly #memo = new Memo<number, CacheSettings | null>({ name: 'nix_cache_settings', maxEntries: 10_000, ttlMs: TTL_MS });
 
   constructor(
     private readonly ds: DataSource,

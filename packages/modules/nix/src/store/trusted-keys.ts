@@ -9,7 +9,7 @@ import { formatPublicKey, parsePublicKey, type PublicKey } from '../format/index
  */
 export class TrustedKeys {
   /** Trusted keys by owner, parsed, dropped by change notices. */
-  readonly #memo = new Memo<number, PublicKey[]>({ maxEntries: 10_000, ttlMs: 60_000, sizeOf: (keys) => 64 + keys.length * 256 });
+  readonly #memo = new Memo<number, PublicKey[]>({ name: 'nix_trusted_keys', maxEntries: 10_000, ttlMs: 60_000, sizeOf: (keys) => 64 + keys.length * 256 });
 
   constructor(
     private readonly ds: DataSource,

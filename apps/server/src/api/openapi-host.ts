@@ -10,6 +10,9 @@ const json = (schema: Json, description: string) => ({ description, content: { '
 const error = (description: string) => json(ref('APIError'), description);
 const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
 const queryParam = (name: string, description: string, schema: Json) => ({ name, in: 'query', required: false, description, schema });
+const string = { type: 'string' };
+const dateTime = { type: 'string', format: 'date-time' };
+const int64 = { type: 'integer', format: 'int64' };
 
 const denied = {
   '401': error('no credentials, and the owner or package is not public'),
@@ -109,11 +112,31 @@ export const hostPaths: Record<string, Record<string, unknown>> = {
     parameters: versionParams,
     get: { operationId: 'listPackageFiles', tags: ['package'], summary: 'Gets all files of a package version (scope read:package)', security: [{ AccessToken: [] }, {}], responses: { '200': json({ type: 'array', items: ref('PackageFile') }, 'PackageFileList'), ...denied } },
   },
+  '/api/v1/admin/owners/{name}/quota': {
+    parameters: [pathParam('name', 'the user or organisation')],
+    get: { operationId: 'adminGetOwnerQuota', tags: ['admin'], summary: "An owner's storage usage and quota (site admin, scope read:admin; an extension, docs/quotas.md)", security: [{ AccessToken: [] }, { BasicAuth: [] }], responses: { '200': json(ref('OwnerQuota'), 'OwnerQuota'), ...denied } },
+    put: {
+      operationId: 'adminSetOwnerQuota',
+      tags: ['admin'],
+      summary: "Set an owner's quota in bytes, or null for unlimited (site admin, scope write:admin)",
+      security: [{ AccessToken: [] }, { BasicAuth: [] }],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['limit_bytes'], properties: { limit_bytes: { ...int64, nullable: true } } } } } },
+      responses: { '200': json(ref('OwnerQuota'), 'OwnerQuota'), '400': error('limit_bytes missing or not a whole number of bytes'), ...denied },
+    },
+    delete: { operationId: 'adminResetOwnerQuota', tags: ['admin'], summary: "Put an owner's quota back to the server default, FORGE_OWNER_QUOTA_BYTES (site admin, scope write:admin)", security: [{ AccessToken: [] }, { BasicAuth: [] }], responses: { '200': json(ref('OwnerQuota'), 'OwnerQuota'), ...denied } },
+  },
+  '/api/v1/admin/storage': {
+    get: {
+      operationId: 'adminGetStorage',
+      tags: ['admin'],
+      summary: 'The physical (deduplicated) bytes stored and every owner\'s usage, paged (site admin, scope read:admin; an extension)',
+      security: [{ AccessToken: [] }, { BasicAuth: [] }],
+      parameters: [queryParam('page', 'page number, from 1', { type: 'integer' }), queryParam('limit', 'page size (at most 500)', { type: 'integer' })],
+      responses: { '200': json(ref('StorageTotals'), 'StorageTotals'), ...denied },
+    },
+  },
 };
 
-const string = { type: 'string' };
-const dateTime = { type: 'string', format: 'date-time' };
-const int64 = { type: 'integer', format: 'int64' };
 
 export const hostSchemas: Record<string, Record<string, unknown>> = {
   APIError: { type: 'object', description: 'APIError is an api error with a message', properties: { message: string, url: string } },
@@ -175,5 +198,14 @@ export const hostSchemas: Record<string, Record<string, unknown>> = {
     type: 'object',
     description: 'PackageFile represents a package file (Gitea spells the size field `Size`)',
     properties: { id: int64, Size: int64, name: string, md5: { type: 'string', description: 'empty: not computed' }, sha1: { type: 'string', description: 'empty: not computed' }, sha256: string, sha512: { type: 'string', description: 'empty: not computed' } },
+  },
+  OwnerQuota: {
+    type: 'object',
+    description: "An owner's storage usage against its quota (docs/quotas.md)",
+    properties: { owner: string, used_bytes: int64, limit_bytes: { ...int64, nullable: true }, source: string, percent: { type: 'number', nullable: true }, level: string },
+  },
+  StorageTotals: {
+    type: 'object',
+    properties: { blobs: int64, physical_bytes: int64, charged_bytes: int64, owners: { type: 'array', items: ref('OwnerQuota') } },
   },
 };

@@ -1,4 +1,5 @@
 import { MODULE_API_VERSION, type PackageTypeModule } from '@forge/core';
+import { genericApiDoc } from './cleanup/api-doc.js';
 import { GenericCleanup } from './cleanup/apply-rule.js';
 import { GenericCleanupRule1796120000000 } from './cleanup/migration.js';
 import { CleanupRuleStore } from './cleanup/rule-store.js';
@@ -23,6 +24,7 @@ export function genericModule(_options: GenericModuleOptions = {}): PackageTypeM
       registerCleanupRoutes(ctx, store, cleanup);
       registerRoutes(ctx);
       ctx.registerCleanupTask(cleanup.task());
+      ctx.describeApi(genericApiDoc);
       ctx.ui.settingsPanel(cleanupPanel(store, cleanup));
       ctx.ui.versionView(genericVersionView(ctx.host));
     },

@@ -10,6 +10,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Record<string, unknown>, description: string) => ({ description, content: { 'application/json': { schema } } });
 const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
 const param = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+const query = (name: string, description: string, schema: Record<string, unknown>) => ({ name, in: 'query', required: false, description, schema });
 const security = [{ AccessToken: [] }, { BasicAuth: [] }];
 const refusals = {
   '400': text('invalid input (plain text, as every error under /api/packages)'),
@@ -92,6 +93,52 @@ export const nixApiDoc: ModuleApiDoc = {
       },
       delete: { operationId: 'nixDeletePin', tags, summary: 'Remove a pin (write access)', security, responses: { '204': { description: 'removed' }, ...refusals } },
     },
+    '/-/paths/': {
+      get: {
+        operationId: 'nixListPaths',
+        tags,
+        summary: 'List and search the store paths of the cache (read access); Link (cursor) and X-Total-Count headers',
+        security,
+        parameters: [query('q', 'name substring or hash prefix', { type: 'string' }), query('sort', 'created (default), name or size', { type: 'string', enum: ['created', 'name', 'size'] }), query('limit', 'page size, at most 200 (default 50)', { type: 'integer' }), query('cursor', 'from a Link rel="next"', { type: 'string' }), query('before', 'from a Link rel="prev"', { type: 'string' })],
+        responses: { '200': json({ type: 'array', items: ref('NixStorePath') }, 'NixStorePathList'), ...refusals },
+      },
+    },
+    '/-/paths/{hash}': {
+      parameters: [param('hash', 'the hash part of the store path')],
+      get: { operationId: 'nixGetPath', tags, summary: "One path's facts, provenance and closure figures (read access)", security, responses: { '200': json(ref('NixStorePathDetail'), 'NixStorePathDetail'), ...refusals } },
+    },
+    '/-/paths/{hash}/references': {
+      parameters: [param('hash', 'the hash part of the store path')],
+      get: {
+        operationId: 'nixGetPathReferences',
+        tags,
+        summary: 'Its references; stored=false marks one an upstream serves (read access)',
+        security,
+        responses: { '200': json({ type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, hash: { type: 'string' }, name: { type: 'string' }, stored: { type: 'boolean' } } } }, 'NixReferenceList'), ...refusals },
+      },
+    },
+    '/-/paths/{hash}/referrers': {
+      parameters: [param('hash', 'the hash part of the store path')],
+      get: {
+        operationId: 'nixGetPathReferrers',
+        tags,
+        summary: 'Paths of this cache that reference it, paged (read access)',
+        security,
+        parameters: [query('limit', 'page size, at most 200', { type: 'integer' }), query('after', 'from a Link rel="next"', { type: 'string' })],
+        responses: { '200': json({ type: 'array', items: ref('NixStorePath') }, 'NixStorePathList'), ...refusals },
+      },
+    },
+    '/-/paths/{hash}/closure': {
+      parameters: [param('hash', 'the hash part of the store path')],
+      get: {
+        operationId: 'nixGetPathClosure',
+        tags,
+        summary: 'Its closure in this cache, paged; X-Closure-Nar-Size carries the total NAR size (read access)',
+        security,
+        parameters: [query('limit', 'page size, at most 200', { type: 'integer' }), query('after', 'from a Link rel="next"', { type: 'string' })],
+        responses: { '200': json({ type: 'array', items: ref('NixStorePath') }, 'NixStorePathList'), ...refusals },
+      },
+    },
     '/-/gc': {
       post: {
         operationId: 'nixCollect',
@@ -104,6 +151,42 @@ export const nixApiDoc: ModuleApiDoc = {
     },
   },
   schemas: {
+    NixStorePath: {
+      type: 'object',
+      properties: {
+        path: { type: 'string' },
+        hash: { type: 'string' },
+        name: { type: 'string' },
+        nar_hash: { type: 'string' },
+        nar_size: { type: 'integer' },
+        file_size: { type: 'integer' },
+        compression: { type: 'string' },
+        created_at: { type: 'string', format: 'date-time' },
+        last_accessed_at: { type: 'string', format: 'date-time' },
+      },
+    },
+    NixStorePathDetail: {
+      allOf: [
+        ref('NixStorePath'),
+        {
+          type: 'object',
+          properties: {
+            url: { type: 'string' },
+            file_hash: { type: 'string' },
+            deriver: { type: 'string', nullable: true },
+            system: { type: 'string', nullable: true },
+            ca: { type: 'string', nullable: true },
+            references: { type: 'array', items: { type: 'string' } },
+            signatures: { type: 'array', items: { type: 'string' } },
+            pushed_by: { type: 'object', nullable: true, properties: { user: { type: 'string', nullable: true }, token: { type: 'string', nullable: true } } },
+            pushed_at: { type: 'string', format: 'date-time' },
+            pulled_from: { type: 'string', nullable: true },
+            closure: { type: 'object', properties: { paths: { type: 'integer' }, nar_size: { type: 'integer' } } },
+            referrers: { type: 'integer' },
+          },
+        },
+      ],
+    },
     NixCacheSettings: {
       type: 'object',
       properties: {

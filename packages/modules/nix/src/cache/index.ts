@@ -163,7 +163,11 @@ export function createNixCache(ctx: CacheHost, options: NixCacheOptions = {}): N
   const paths = new StorePaths(ctx.db);
   const access = new CacheAccess(settings);
   const render = new NarInfoRenderer(keys, new PathSignatures(ctx.db), metrics);
-  const upstreamClient = new UpstreamClient({ ...DEFAULT_UPSTREAM_LIMITS, ...options.upstreams?.limits }, ctx.logger, options.upstreams?.onError);
+  const onUpstreamError: UpstreamErrorHook = (url, reason) => {
+    metrics.upstreamError();
+    options.upstreams?.onError?.(url, reason);
+  };
+  const upstreamClient = new UpstreamClient({ ...DEFAULT_UPSTREAM_LIMITS, ...options.upstreams?.limits }, ctx.logger, onUpstreamError);
   const upstreams = new Upstreams(upstreamStore, upstreamClient, new UpstreamPolicy(options.upstreams?.allow));
   const narinfos = new NarInfoLookup(narinfoMemo, paths, render, accesses, metrics, upstreams);
   const maxUpload = ctx.host.maxUploadBytes;

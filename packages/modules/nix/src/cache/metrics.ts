@@ -12,6 +12,7 @@ export class NixMetrics {
   readonly #verificationSeconds;
   readonly #verifiedBytes;
   readonly #signatures;
+  readonly #upstreamErrors;
 
   constructor(metrics: Metrics = noMetrics) {
     this.#narinfos = metrics.counter({
@@ -40,6 +41,15 @@ export class NixMetrics {
       help: 'Narinfo signatures the server made, by occasion (publish: on upload; serve: a path the active key had not signed yet)',
       labelNames: ['occasion'],
     });
+    // No label for the upstream: its URL is set by cache owners, and labels must come from a fixed set.
+    this.#upstreamErrors = metrics.counter({
+      name: 'forge_nix_upstream_errors_total',
+      help: 'Upstream cache requests that failed (unreachable, timed out, refused, malformed): each answered as a miss, never an error',
+    });
+  }
+
+  upstreamError(): void {
+    this.#upstreamErrors.inc();
   }
 
   narinfoLookup(found: boolean, memoised: boolean): void {

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '@forge/db/testing';
-import { basic, startTestServer, type TestServer } from '@forge/server/testing';
+import { basic, metricValue, scrapeMetrics, startTestServer, type TestServer } from '@forge/server/testing';
 import { formatPublicKey, generateSigningKey, publicKeyOf, serializeNarInfo, signPath } from '../../src/format/index.js';
 import { nixModule } from '../../src/index.js';
 import { CacheClient, makePath, type TestPath } from './support.js';
@@ -66,7 +66,7 @@ describe.each(kinds)('upstream caches on %s', (kind) => {
   beforeAll(async () => {
     upstream = await startFakeUpstream();
     // A rest of 1 ms after an upstream error, so that each case below is asked.
-    t = await startTestServer({ db: kind, modules: [nixModule({ upstreams: { allow: [upstream.url], limits: { timeoutMs: 1_000, backoffMs: 1 } } })] });
+    t = await startTestServer({ db: kind, config: { metrics: true }, modules: [nixModule({ upstreams: { allow: [upstream.url], limits: { timeoutMs: 1_000, backoffMs: 1 } } })] });
   });
   afterAll(async () => {
     await t?.close();
@@ -120,6 +120,7 @@ describe.each(kinds)('upstream caches on %s', (kind) => {
       [upstreamPath('broken-1.0').hashPart, { status: 500, body: 'oops' }],
       [upstreamPath('garbage-1.0').hashPart, { status: 200, body: 'this is not a narinfo' }],
     ];
+    const errorsBefore = metricValue((await scrapeMetrics(t)).samples, 'forge_nix_upstream_errors_total');
     for (const [hash, answer] of cases) {
       upstream.answers.set(`/${hash}.narinfo`, answer);
       const res = await alice.get(`${hash}.narinfo`);
@@ -131,6 +132,11 @@ describe.each(kinds)('upstream caches on %s', (kind) => {
     const hang = upstreamPath('hang-1.0');
     upstream.answers.set(`/${hang.hashPart}.narinfo`, 'hang');
     expect((await alice.get(`${hang.hashPart}.narinfo`)).status).toBe(404);
+    // Every case but the wrongly signed ones (a valid answer without a trusted signature is a
+    // plain miss, not an upstream failure) is counted for /metrics.
+    const errors = metricValue((await scrapeMetrics(t)).samples, 'forge_nix_upstream_errors_total') - errorsBefore;
+    expect(errors).toBeGreaterThanOrEqual(5);
+    expect(errors).toBeLessThanOrEqual(cases.length + 1);
   });
 
   it('accepts a narinfo whose references are upstream paths, and refuses one whose reference is nowhere', async () => {
